@@ -1,0 +1,113 @@
+"""Settings that workers receive: read once on the main thread, then immutable.
+
+Workers never read ``bpy`` preferences; the Blender side and the command line both
+build a ``Settings`` and hand it over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import ConfigurationError
+from .secrets import Secret
+
+log = logging.getLogger(__name__)
+
+PLATFORM_IDS = ("sketchfab", "polyhaven", "local", "github", "mixamo", "unity", "fab")
+
+DEFAULT_BASE_URLS = {
+    "sketchfab": "https://api.sketchfab.com/v3",
+    "polyhaven": "https://api.polyhaven.com",
+}
+
+# Requests per hour where the platform publishes no number of its own.
+DEFAULT_RATE_PER_HOUR = {
+    "sketchfab": 1000,
+    "polyhaven": 600,
+    "github": 5000,
+    "mixamo": 1000,
+    "unity": 2000,
+    "fab": 200,
+}
+
+
+def env_name(platform_id: str, suffix: str) -> str:
+    """Return the environment variable for a platform, e.g. ``MESHPORT_SKETCHFAB_URL``."""
+    return f"MESHPORT_{platform_id.upper()}_{suffix}"
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    platform_id: str
+    base_url: str = ""
+    key: Secret | None = field(default=None, repr=False)
+    rate_per_hour: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a worker needs. ``data_dir`` holds caches and logs."""
+
+    data_dir: Path
+    download_dir: Path
+    online_access: bool
+    platforms: dict[str, PlatformSettings]
+    local_dir: Path | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    retry_budget_seconds: float = 60.0
+    max_parallel_downloads: int = 4
+    pack_images: bool = True
+
+    def platform(self, platform_id: str) -> PlatformSettings:
+        try:
+            return self.platforms[platform_id]
+        except KeyError:
+            known = ", ".join(sorted(self.platforms))
+            raise ConfigurationError(
+                f"Unknown platform '{platform_id}'. Use one of: {known}."
+            ) from None
+
+    def with_platform(self, platform_settings: PlatformSettings) -> Settings:
+        platforms = dict(self.platforms)
+        platforms[platform_settings.platform_id] = platform_settings
+        return replace(self, platforms=platforms)
+
+
+def resolve_base_url(platform_id: str, preference: str = "") -> str:
+    """Pick the base URL: ``MESHPORT_<ID>_URL``, else the preference, else the default."""
+    from_env = os.environ.get(env_name(platform_id, "URL"), "").strip()
+    if from_env:
+        log.info("%s: base URL %s from %s", platform_id, from_env, env_name(platform_id, "URL"))
+        return from_env.rstrip("/")
+    if preference.strip():
+        return preference.strip().rstrip("/")
+    return DEFAULT_BASE_URLS.get(platform_id, "")
+
+
+def key_from_environment(platform_id: str) -> Secret | None:
+    value = os.environ.get(env_name(platform_id, "KEY"), "").strip()
+    return Secret(value) if value else None
+
+
+def resolve_local_dir(preference: str = "") -> Path | None:
+    value = os.environ.get("MESHPORT_LOCAL_DIR", "").strip() or preference.strip()
+    return Path(value).expanduser() if value else None
+
+
+def build_platform_settings(
+    platform_id: str,
+    *,
+    url_preference: str = "",
+    key: Secret | None = None,
+    rate_per_hour: int | None = None,
+) -> PlatformSettings:
+    return PlatformSettings(
+        platform_id=platform_id,
+        base_url=resolve_base_url(platform_id, url_preference),
+        key=key,
+        rate_per_hour=rate_per_hour or DEFAULT_RATE_PER_HOUR.get(platform_id, 0),
+    )

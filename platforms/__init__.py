@@ -1,0 +1,1 @@
+"""Platform clients: plain Python, no ``bpy``. ``registry`` maps ids to classes."""

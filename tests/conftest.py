@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from support import REPO_ROOT  # noqa: E402
 
 
 def _load_package() -> None:
@@ -29,20 +29,7 @@ def _load_package() -> None:
 
 _load_package()
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-SAMPLE_ASSETS = Path(
-    os.environ.get("MESHPORT_SAMPLE_ASSETS", str(REPO_ROOT.parent / "shared" / "assets"))
-)
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip the calling test when ``condition`` is false, but fail under ``CI=true``,
-    where every part of the test bed must be present."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required part missing under CI=true: {reason}")
-    pytest.skip(reason)
+from support import IN_CI, SAMPLE_ASSETS, require  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -61,6 +61,9 @@ class Settings:
     retry_budget_seconds: float = 60.0
     max_parallel_downloads: int = 4
     pack_images: bool = True
+    # A studio's shared Redis (redis://host:6379/0): when set, the response cache and
+    # the rate budgets live there instead of in SQLite under data_dir.
+    redis_url: str | None = field(default=None, repr=False)
 
     def platform(self, platform_id: str) -> PlatformSettings:
         try:

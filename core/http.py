@@ -1,11 +1,21 @@
-"""One HTTP client per platform: session, auth, timeouts, retries and error mapping.
+"""One HTTP client per platform: the request pipeline every platform client uses.
 
-Every request a platform client sends goes through ``PlatformHttp.request``.
+``PlatformHttp.request`` runs each request through these steps:
+
+1. Refuse at once when online access is off.
+2. The response cache (``core.response_cache``) answers a fresh entry without
+   sending anything; a stale one is revalidated with a conditional request.
+3. The transport adapter checks the shared rate budget and any wait the platform
+   asked for (``core.ratelimit``); a wait runs on the calling worker thread, and a
+   wait longer than the retry budget fails at once with ``RateLimitedError``.
+4. Connection errors, timeouts, 429, 502, 503 and 504 are retried with backoff
+   (``core.retry``).
+5. Every attempt is written to the audit log (``core.audit``), and an HTTP error
+   is mapped to the exception an artist can act on (``error_for_response``).
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from typing import Any, Callable, Mapping
@@ -13,15 +23,29 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from . import errors
+from . import audit, errors, response_cache
 from .config import PlatformSettings, Settings
+from .ratelimit import (
+    BudgetWait,
+    RateGate,
+    RateLimitedAdapter,
+    describe_wait,
+    is_rate_limited,
+    parse_retry_after,
+    rate_limit_wait,
+    store_for,
+)
 from .redact import redact_url
-from .retry import RetryPolicy
+from .retry import RetryPolicy, is_transient_error
 from .version import USER_AGENT
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+# How often a wait checks ``should_cancel``, in seconds.
+CANCEL_CHECK_INTERVAL = 0.25
 
 
 class HostBoundAuth(requests.auth.AuthBase):
@@ -41,39 +65,6 @@ class HostBoundAuth(requests.auth.AuthBase):
         return f"HostBoundAuth(host={self.host!r}, header='***')"
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Parse ``Retry-After`` as seconds or an HTTP date; None when absent or invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
-
-
-def rate_limit_wait(response: requests.Response, now: float | None = None) -> float | None:
-    """Return how long the server asked us to wait, from Retry-After or X-RateLimit-Reset."""
-    wait = parse_retry_after(response.headers.get("Retry-After"), now)
-    if wait is not None:
-        return wait
-    reset = response.headers.get("X-RateLimit-Reset")
-    if reset and reset.isdigit():
-        now = time.time() if now is None else now
-        return max(0.0, float(reset) - now + 1.0)
-    return None
-
-
-def is_rate_limited(response: requests.Response) -> bool:
-    if response.status_code == 429:
-        return True
-    return response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0"
-
-
 def error_detail(response: requests.Response) -> str:
     """Return the server's own short explanation, if the body has one."""
     try:
@@ -87,22 +78,18 @@ def error_detail(response: requests.Response) -> str:
     return ""
 
 
-def describe_wait(seconds: float | None) -> str:
-    if seconds is None:
-        return "try again in a minute"
-    return f"next request in {max(1, round(seconds))} s"
-
-
 def error_for_response(
     response: requests.Response,
     platform_label: str,
     platform_id: str,
     messages: Mapping[int, str] | None = None,
+    now: float | None = None,
 ) -> errors.MeshportError:
     """Map an HTTP error answer to the exception an artist can act on.
 
     ``messages`` lets a platform give its own wording for a status, for example
-    Sketchfab's 400 on ``/download`` meaning "not downloadable".
+    Sketchfab's 400 on ``/download`` meaning "not downloadable". ``now`` (epoch
+    seconds, default the system clock) dates the wait of a rate-limit answer.
     """
     status = response.status_code
     detail = error_detail(response)
@@ -111,7 +98,7 @@ def error_for_response(
     kwargs = {"platform": platform_id, "status": status}
 
     if is_rate_limited(response):
-        wait = rate_limit_wait(response)
+        wait = rate_limit_wait(response, now)
         return errors.RateLimitedError(
             f"{platform_label}: rate limited, {describe_wait(wait)}.", retry_after=wait, **kwargs
         )
@@ -148,7 +135,12 @@ def _class_for_status(status: int) -> type[errors.MeshportError]:
 
 
 class PlatformHttp:
-    """A ``requests.Session`` for one platform with its key, timeouts and retries."""
+    """A session for one platform with its key, timeouts, rate budget, response
+    cache, retries and audit log.
+
+    ``sleep`` and ``clock`` (epoch seconds) are injectable so tests can run waits
+    without real time passing.
+    """
 
     def __init__(
         self,
@@ -160,6 +152,7 @@ class PlatformHttp:
         retry_policy: RetryPolicy | None = None,
         sleep: Sleep = time.sleep,
         extra_headers: Mapping[str, str] | None = None,
+        clock: Clock = time.time,
     ):
         self.platform_id = platform.platform_id
         self.label = label
@@ -168,9 +161,14 @@ class PlatformHttp:
         self.timeout = (settings.connect_timeout, settings.read_timeout)
         self.retry_policy = retry_policy or RetryPolicy(total_budget=settings.retry_budget_seconds)
         self._sleep = sleep
-        self.session = requests.Session()
+        self._clock = clock
+        self.session = response_cache.build_session(settings)
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers.update(extra_headers or {})
+        adapter = RateLimitedAdapter(RateGate(platform, store_for(settings), clock))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._audit = audit.audit_log_for(settings)
         self._key = platform.key
         if platform.key and auth_scheme:
             host = urlsplit(self.base_url).netloc
@@ -199,49 +197,52 @@ class PlatformHttp:
         authenticated: bool = True,
         error_messages: Mapping[int, str] | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        cache_ttl: float | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send a request with retries and return a 2xx or 3xx response.
+        """Send a request through the pipeline and return a 2xx or 3xx response.
 
-        Raises ``OfflineError`` when online access is off, ``NetworkError`` when no
-        answer arrived, and the mapped ``MeshportError`` for an HTTP error status.
+        ``cache_ttl`` (seconds) lets the answer to a GET be cached that long; without
+        it nothing is cached. ``should_cancel`` is polled during every wait.
+
+        Raises ``OfflineError`` when online access is off, ``RateLimitedError`` when
+        the platform or the local budget asks for a wait longer than the retry budget
+        left, ``NetworkError`` when no answer arrived, ``JobCancelledError`` when
+        cancelled during a wait, and the mapped ``MeshportError`` for an HTTP error.
         """
-        if not self.settings.online_access:
-            raise errors.OfflineError(
-                f"{self.label}: online access is off. Turn on \"Allow Online Access\" "
-                "in Blender's System preferences to search and download.",
-                platform=self.platform_id,
-            )
+        self._require_online()
         url = self.url(path_or_url)
         kwargs.setdefault("timeout", self.timeout)
-        started = time.monotonic()
-        attempt = 0
+        # None leaves the session's default, which caches nothing.
+        kwargs["expire_after"] = response_cache.expire_after(method, url, params, stream, cache_ttl)
+        send_options = dict(
+            params=params, headers=headers, stream=stream, authenticated=authenticated, **kwargs
+        )
+        started = self._clock()
+        attempt = 1
         while True:
-            attempt += 1
             try:
-                response = self._send_once(
-                    method, url, params, headers, stream, authenticated, attempt, kwargs
-                )
+                response = self._send_once(method, url, attempt, **send_options)
+            except BudgetWait as signal:
+                wait = self._wait_for_budget(signal, started)
             except requests.RequestException as error:
                 wait = self._wait_after_exception(method, attempt, started, error, url)
                 if wait is None:
                     raise self._network_error(error, url) from error
+                attempt += 1
             else:
                 if response.status_code < 400:
                     return response
                 wait = self._wait_after_status(method, attempt, started, response, url)
                 if wait is None:
-                    mapped = error_for_response(
-                        response, self.label, self.platform_id, error_messages
-                    )
-                    response.close()
-                    raise mapped
+                    raise self._mapped_error(response, error_messages)
                 response.close()
-            if should_cancel and should_cancel():
-                raise errors.JobCancelledError(f"{self.label}: cancelled.")
-            self._sleep(wait)
+                attempt += 1
+            self._pause(wait, should_cancel)
 
     def get_json(self, path_or_url: str, **kwargs: Any) -> Any:
+        """GET ``path_or_url`` and return the decoded JSON; takes ``request``'s keywords,
+        ``cache_ttl`` among them."""
         response = self.request("GET", path_or_url, **kwargs)
         try:
             return response.json()
@@ -253,54 +254,154 @@ class PlatformHttp:
                 status=response.status_code,
             ) from error
 
-    def _send_once(self, method, url, params, headers, stream, authenticated, attempt, kwargs):
-        request_started = time.monotonic()
+    def _require_online(self) -> None:
+        if not self.settings.online_access:
+            raise errors.OfflineError(
+                f'{self.label}: online access is off. Turn on "Allow Online Access" '
+                "in Blender's System preferences to search and download.",
+                platform=self.platform_id,
+            )
+
+    def _send_once(self, method, url, attempt, *, authenticated, **options) -> requests.Response:
+        """Send one attempt and write its audit line; a cache hit sends nothing."""
         auth = None if authenticated else _NoAuth()
-        response = self.session.request(
-            method,
-            url,
-            params=params,
-            headers=headers,
-            stream=stream,
-            auth=auth,
-            **kwargs,
-        )
-        log.info(
-            "platform=%s method=%s url=%s status=%s duration_ms=%d attempt=%d",
-            self.platform_id,
-            method,
-            redact_url(response.url),
-            response.status_code,
-            (time.monotonic() - request_started) * 1000,
-            attempt,
-        )
+        cached = options["expire_after"] is not None
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, url, auth=auth, **options)
+        except requests.RequestException as error:
+            sent_url = getattr(error.request, "url", None) or url
+            self._write_audit(method, sent_url, attempt, started, None, None, "off", error)
+            raise
+        outcome = response_cache.cache_outcome(response, cached)
+        response_cache.COUNTERS.add(self.platform_id, outcome)
+        size = _body_size(response, options["stream"])
+        self._write_audit(method, response.url, attempt, started, response, size, outcome)
         return response
 
+    def _write_audit(self, method, url, attempt, started, response, size, outcome, error=None):
+        duration = time.perf_counter() - started
+        status = response.status_code if response is not None else None
+        record = audit.AuditRecord.build(
+            platform=self.platform_id,
+            method=method,
+            url=url,
+            status=status,
+            duration_s=duration,
+            size=size,
+            cache=outcome,
+            attempt=attempt,
+            error=type(error).__name__ if error is not None else None,
+        )
+        self._audit.write(record)
+        log.info(
+            "platform=%s method=%s url=%s status=%s duration_ms=%d attempt=%d cache=%s",
+            self.platform_id,
+            method,
+            record.url,
+            status,
+            duration * 1000,
+            attempt,
+            outcome,
+        )
+
+    def _wait_for_budget(self, signal: BudgetWait, started: float) -> float:
+        """Return the wait a ``BudgetWait`` asks for, or raise ``RateLimitedError``
+        when it is longer than the retry budget left."""
+        left = self.retry_policy.remaining(self._clock() - started)
+        if signal.seconds > left:
+            raise self._rate_limited_error(signal)
+        log.info(
+            "platform=%s resource=%s waiting reason=%s wait_s=%.2f",
+            self.platform_id,
+            signal.budget.resource,
+            signal.reason,
+            signal.seconds,
+        )
+        return signal.seconds
+
+    def _rate_limited_error(self, signal: BudgetWait) -> errors.RateLimitedError:
+        message = f"{self.label}: rate limited, {describe_wait(signal.seconds)}."
+        if signal.reason == "budget":
+            rate = signal.budget.rates[0]
+            message += (
+                f" Meshport's budget of {rate.limit} requests per {rate.interval // 1000} s "
+                f"for {self.label} is used up; it can be changed in the add-on preferences."
+            )
+        return errors.RateLimitedError(
+            message, retry_after=signal.seconds, platform=self.platform_id
+        )
+
+    def _mapped_error(self, response, error_messages) -> errors.MeshportError:
+        mapped = error_for_response(
+            response, self.label, self.platform_id, error_messages, now=self._clock()
+        )
+        response.close()
+        return mapped
+
+    def _pause(self, seconds: float, should_cancel: Callable[[], bool] | None) -> None:
+        """Wait ``seconds`` on this thread and raise ``JobCancelledError`` as soon as
+        ``should_cancel`` returns True.
+
+        With the default ``time.sleep`` the wait runs in steps of
+        ``CANCEL_CHECK_INTERVAL`` so a cancel is noticed quickly; an injected ``sleep``
+        receives each wait whole, with ``should_cancel`` checked before and after.
+        """
+        if should_cancel is not None and should_cancel():
+            raise errors.JobCancelledError(f"{self.label}: cancelled.")
+        if should_cancel is None or self._sleep is not time.sleep:
+            self._sleep(seconds)
+        else:
+            self._sleep_in_steps(seconds, should_cancel)
+        if should_cancel is not None and should_cancel():
+            raise errors.JobCancelledError(f"{self.label}: cancelled.")
+
+    @staticmethod
+    def _sleep_in_steps(seconds: float, should_cancel: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + seconds
+        while not should_cancel():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(CANCEL_CHECK_INTERVAL, left))
+
     def _wait_after_status(self, method, attempt, started, response, url) -> float | None:
-        if not (self.retry_policy.should_retry_status(method, response.status_code)
-                or is_rate_limited(response)):
+        rate_limited = is_rate_limited(response)
+        if not (
+            rate_limited or self.retry_policy.should_retry_status(method, response.status_code)
+        ):
             return None
-        retry_after = rate_limit_wait(response) if is_rate_limited(response) else None
-        wait = self.retry_policy.next_wait(attempt, time.monotonic() - started, retry_after)
+        now = self._clock()
+        if rate_limited:
+            retry_after = rate_limit_wait(response, now)
+        else:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+        wait = self.retry_policy.next_wait(attempt, now - started, retry_after)
         if wait is not None:
             log.info(
                 "platform=%s retry method=%s url=%s status=%s attempt=%d wait_s=%.2f",
-                self.platform_id, method, redact_url(url), response.status_code, attempt, wait,
+                self.platform_id,
+                method,
+                redact_url(response.url or url),
+                response.status_code,
+                attempt,
+                wait,
             )
         return wait
 
     def _wait_after_exception(self, method, attempt, started, error, url) -> float | None:
-        if isinstance(error, requests.exceptions.SSLError):
+        if not is_transient_error(error) or not self.retry_policy.should_retry_exception(method):
             return None
-        if not isinstance(error, (requests.ConnectionError, requests.Timeout)):
-            return None
-        if not self.retry_policy.should_retry_exception(method):
-            return None
-        wait = self.retry_policy.next_wait(attempt, time.monotonic() - started)
+        wait = self.retry_policy.next_wait(attempt, self._clock() - started)
         if wait is not None:
             log.info(
                 "platform=%s retry method=%s url=%s error=%s attempt=%d wait_s=%.2f",
-                self.platform_id, method, redact_url(url), type(error).__name__, attempt, wait,
+                self.platform_id,
+                method,
+                redact_url(getattr(error.request, "url", None) or url),
+                type(error).__name__,
+                attempt,
+                wait,
             )
         return wait
 
@@ -314,14 +415,12 @@ class PlatformHttp:
             )
         if isinstance(error, requests.exceptions.ProxyError):
             return errors.NetworkError(
-                f"{self.label}: the proxy refused the connection to {host}. "
-                "Check HTTPS_PROXY.",
+                f"{self.label}: the proxy refused the connection to {host}. Check HTTPS_PROXY.",
                 platform=self.platform_id,
             )
         if isinstance(error, requests.Timeout):
             return errors.NetworkError(
-                f"{self.label}: {host} did not answer in time. Check the connection "
-                "and try again.",
+                f"{self.label}: {host} did not answer in time. Check the connection and try again.",
                 platform=self.platform_id,
             )
         return errors.NetworkError(
@@ -337,3 +436,11 @@ class _NoAuth(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers.pop("Authorization", None)
         return request
+
+
+def _body_size(response: requests.Response, stream: bool) -> int | None:
+    """Return the body size in bytes; for a streamed body, its Content-Length if sent."""
+    if stream:
+        length = response.headers.get("Content-Length", "")
+        return int(length) if length.isdigit() else None
+    return len(response.content)

@@ -6,8 +6,18 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
+import requests
+
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def is_transient_error(error: BaseException) -> bool:
+    """Return whether a failed send may succeed when repeated: a refused, reset or
+    timed-out connection. TLS failures never fix themselves, so they are not retried."""
+    if isinstance(error, requests.exceptions.SSLError):
+        return False
+    return isinstance(error, (requests.ConnectionError, requests.Timeout))
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,10 @@ class RetryPolicy:
 
     def should_retry_exception(self, method: str) -> bool:
         return method.upper() in IDEMPOTENT_METHODS
+
+    def remaining(self, elapsed: float) -> float:
+        """Return the seconds left of the total time budget after ``elapsed`` seconds."""
+        return max(0.0, self.total_budget - elapsed)
 
     def next_wait(
         self, attempt: int, elapsed: float, retry_after: float | None = None

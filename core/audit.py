@@ -1,17 +1,19 @@
 """The audit log: one JSON line per request in ``<data_dir>/logs/audit.jsonl``.
 
-Each line holds the time, platform, method, URL with secrets removed, status,
-duration, body size, whether the cache answered, the attempt number and, for a
-failure without an answer, the error's class name. The file rotates by size like
+Each line contains the time, platform, method, URL with secrets removed, status,
+duration, body size, what the cache did, the attempt number and, for a failure
+without a response, the error's class name. The file rotates by size like
 ``logging.handlers.RotatingFileHandler`` (default 10 MiB, 5 older files kept).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import logging.handlers
 import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,7 +78,7 @@ class AuditRecord:
 class AuditLog:
     """Appends ``AuditRecord`` lines to one file, rotating it by size.
 
-    NOTE: rotation is safe between the threads of one process only; when two
+    NOTE: rotation is safe between the threads of one process only. When two
     processes write the same file, a line may be lost at the moment one of them
     rotates it.
     """
@@ -103,7 +105,11 @@ class AuditLog:
         self._handler.close()
 
 
-_logs: dict[str, AuditLog] = {}
+# Beyond this many open logs (test runs use many data folders), the least recently
+# used one is closed; it reopens its file on the next write.
+MAX_OPEN_LOGS = 4
+
+_logs: OrderedDict[str, AuditLog] = OrderedDict()
 _logs_lock = threading.Lock()
 
 
@@ -114,13 +120,21 @@ def audit_path(settings: Settings) -> Path:
 def audit_log_for(settings: Settings) -> AuditLog:
     """Return the process-wide audit log of ``settings.data_dir``."""
     path = audit_path(settings)
-    key = str(path.resolve())
+    key = _resolved(str(path))
     with _logs_lock:
         audit = _logs.get(key)
         if audit is None:
             audit = AuditLog(path)
             _logs[key] = audit
+            while len(_logs) > MAX_OPEN_LOGS:
+                _logs.popitem(last=False)[1].close()
+        _logs.move_to_end(key)
         return audit
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(path: str) -> str:
+    return str(Path(path).resolve())
 
 
 def close_logs() -> None:
@@ -132,7 +146,7 @@ def close_logs() -> None:
 
 def read_recent(path: Path, limit: int) -> list[dict]:
     """Return up to ``limit`` of the newest records, oldest first, reading the rotated
-    files (``audit.jsonl.1`` and so on) when the current one holds fewer."""
+    files (``audit.jsonl.1`` and so on) when the current one contains fewer."""
     records: list[dict] = []
     index = 0
     while len(records) < limit:

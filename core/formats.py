@@ -1,4 +1,4 @@
-"""Recognise model and archive files by their first bytes."""
+"""Recognise model, image and archive files by their first bytes."""
 
 from __future__ import annotations
 
@@ -15,12 +15,27 @@ MAGIC = {
     "zip": (b"PK\x03\x04", b"PK\x05\x06"),
     "fbx": (b"Kaydara FBX Binary",),
     "gzip": (b"\x1f\x8b",),
+    "bzip2": (b"BZh",),
+    "xz": (b"\xfd7zXZ\x00",),
     "png": (b"\x89PNG\r\n\x1a\n",),
     "jpeg": (b"\xff\xd8\xff",),
     "ktx2": (b"\xabKTX 20\xbb\r\n\x1a\n",),
 }
 
 MODEL_SUFFIXES = {".glb": "glb", ".gltf": "gltf", ".fbx": "fbx", ".obj": "obj"}
+
+# Texture formats that Blender's image loader or the glTF importer read.
+IMAGE_SUFFIXES = frozenset(
+    {
+        ".png", ".jpg", ".jpeg", ".tga", ".tif", ".tiff", ".bmp", ".psd",
+        ".exr", ".hdr", ".gif", ".dds", ".webp", ".ktx2",
+    }
+)  # fmt: skip
+
+# A POSIX (ustar) or GNU tar header carries "ustar" at byte 257 of its first block.
+TAR_MAGIC_OFFSET = 257
+TAR_MAGIC = b"ustar"
+COMPRESSED_TAR_KINDS = ("gzip", "bzip2", "xz")
 
 
 def check_magic(path: Path, kind: str, *, label: str) -> None:
@@ -41,6 +56,21 @@ def check_magic(path: Path, kind: str, *, label: str) -> None:
             f"{label}: the file is not a {kind.upper()} file (it starts with "
             f"{describe_head(head)}). The server may have sent an error page; try again."
         )
+
+
+def detect_kind(path: Path) -> str | None:
+    """Return the ``MAGIC`` key whose bytes start ``path``, ``"tar"`` for an
+    uncompressed tar archive, or None when nothing matches."""
+    with open(path, "rb") as handle:
+        head = handle.read(TAR_MAGIC_OFFSET + len(TAR_MAGIC))
+    # The tar test comes first because a tar file starts with its first member's
+    # name, which may itself begin with "PK" or "glTF".
+    if head[TAR_MAGIC_OFFSET:].startswith(TAR_MAGIC):
+        return "tar"
+    for kind, prefixes in MAGIC.items():
+        if any(head.startswith(prefix) for prefix in prefixes):
+            return kind
+    return None
 
 
 def describe_head(head: bytes) -> str:

@@ -74,7 +74,7 @@ def _status_of(store, budget: Budget, now: float) -> BudgetStatus:
     wait = max(0.0, store.blocked_until(budget.scope) - now)
     windows: tuple[tuple[Rate, int], ...] = ()
     if budget.rates:
-        windows = tuple(zip(budget.rates, store.used(budget, now_ms)))
+        windows = tuple(zip(budget.rates, store.used(budget, now_ms), strict=True))
         wait = max(wait, store.slot_wait(budget, now_ms) / 1000.0)
     return BudgetStatus(budget.scope, windows, wait, store.server_state(budget.scope))
 
@@ -83,7 +83,8 @@ def status_text(
     settings: Settings, platform_id: str, label: str | None = None, now: float | None = None
 ) -> str:
     """Return one line for the panel: the wait when rate limited, else the requests
-    left in the platform's main window; empty when the platform has no budget."""
+    left in the platform's main window. The line is empty for a platform without a
+    budget."""
     label = label or platform_id
     now = time.time() if now is None else now
     statuses = budget_status(settings, platform_id, now)
@@ -94,10 +95,10 @@ def status_text(
     if not core.windows:
         return ""
     rate, used = core.windows[-1]
-    remaining = rate.limit - used
+    remaining, limit = rate.limit - used, rate.limit
     if _server_reports_fewer(core.server, remaining, now):
-        remaining = core.server.remaining
-    return f"{label}: {remaining} of {rate.limit} requests left per {_interval_name(rate)}"
+        remaining, limit = core.server.remaining, core.server.limit or limit
+    return f"{label}: {remaining} of {limit} requests left per {_interval_name(rate)}"
 
 
 def _server_reports_fewer(server: ServerState | None, remaining: int, now: float) -> bool:
@@ -119,8 +120,8 @@ def snapshot(settings: Settings, now: float | None = None) -> dict:
     """Return the health of every platform as a JSON-ready dict.
 
     Success rate and latency count requests that reached the network among the
-    newest ``RECENT_RECORDS`` audit records; answers served from the cache are counted
-    under ``cache`` only. A part that cannot be read (for example an unreachable
+    newest ``RECENT_RECORDS`` audit records. Responses served from the cache are
+    counted under ``cache`` only. A part that cannot be read (for example an unreachable
     studio Redis) is reported as ``{"error": message}`` in its place.
     """
     now = time.time() if now is None else now

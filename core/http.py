@@ -3,8 +3,8 @@
 ``PlatformHttp.request`` runs each request through these steps:
 
 1. Refuse at once when online access is off.
-2. The response cache (``core.response_cache``) answers a fresh entry without
-   sending anything; a stale one is revalidated with a conditional request.
+2. The response cache (``core.response_cache``) returns a fresh entry without
+   sending anything, and revalidates a stale one with a conditional request.
 3. The transport adapter checks the shared rate budget and any wait the platform
    asked for (``core.ratelimit``); a wait runs on the calling worker thread, and a
    wait longer than the retry budget fails at once with ``RateLimitedError``.
@@ -33,7 +33,6 @@ from .ratelimit import (
     is_rate_limited,
     parse_retry_after,
     rate_limit_wait,
-    store_for,
 )
 from .redact import redact_url
 from .retry import RetryPolicy, is_transient_error
@@ -85,7 +84,7 @@ def error_for_response(
     messages: Mapping[int, str] | None = None,
     now: float | None = None,
 ) -> errors.MeshportError:
-    """Map an HTTP error answer to the exception an artist can act on.
+    """Map an HTTP error response to the exception an artist can act on.
 
     ``messages`` lets a platform give its own wording for a status, for example
     Sketchfab's 400 on ``/download`` meaning "not downloadable". ``now`` (epoch
@@ -139,7 +138,8 @@ class PlatformHttp:
     cache, retries and audit log.
 
     ``sleep`` and ``clock`` (epoch seconds) are injectable so tests can run waits
-    without real time passing.
+    without real time passing. With only ``sleep`` injected, the clock is the system
+    clock plus the seconds slept.
     """
 
     def __init__(
@@ -160,15 +160,20 @@ class PlatformHttp:
         self.settings = settings
         self.timeout = (settings.connect_timeout, settings.read_timeout)
         self.retry_policy = retry_policy or RetryPolicy(total_budget=settings.retry_budget_seconds)
+        if sleep is not time.sleep and clock is time.time:
+            # An injected sleep takes no real time, so without this a wait for a
+            # server's Retry-After would find the platform still blocked afterwards.
+            clock = _SleepAdvancedClock(sleep)
+            sleep = clock.sleep
         self._sleep = sleep
         self._clock = clock
         self.session = response_cache.build_session(settings)
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers.update(extra_headers or {})
-        adapter = RateLimitedAdapter(RateGate(platform, store_for(settings), clock))
+        # 16 pooled connections per host: core.download runs up to 16 transfers at once.
+        adapter = RateLimitedAdapter(RateGate(platform, settings, clock), pool_maxsize=16)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self._audit = audit.audit_log_for(settings)
         self._key = platform.key
         if platform.key and auth_scheme:
             host = urlsplit(self.base_url).netloc
@@ -202,11 +207,11 @@ class PlatformHttp:
     ) -> requests.Response:
         """Send a request through the pipeline and return a 2xx or 3xx response.
 
-        ``cache_ttl`` (seconds) lets the answer to a GET be cached that long; without
-        it nothing is cached. ``should_cancel`` is polled during every wait.
+        ``cache_ttl`` (whole seconds) lets the response to a GET be cached that long;
+        without it nothing is cached. ``should_cancel`` is polled during every wait.
 
         Raises ``OfflineError`` when online access is off, ``RateLimitedError`` when
-        the platform or the local budget asks for a wait longer than the retry budget
+        the platform or the local budget requires a wait longer than the retry budget
         left, ``NetworkError`` when no answer arrived, ``JobCancelledError`` when
         cancelled during a wait, and the mapped ``MeshportError`` for an HTTP error.
         """
@@ -293,7 +298,7 @@ class PlatformHttp:
             attempt=attempt,
             error=type(error).__name__ if error is not None else None,
         )
-        self._audit.write(record)
+        audit.audit_log_for(self.settings).write(record)
         log.info(
             "platform=%s method=%s url=%s status=%s duration_ms=%d attempt=%d cache=%s",
             self.platform_id,
@@ -306,7 +311,7 @@ class PlatformHttp:
         )
 
     def _wait_for_budget(self, signal: BudgetWait, started: float) -> float:
-        """Return the wait a ``BudgetWait`` asks for, or raise ``RateLimitedError``
+        """Return the wait that ``signal`` carries, or raise ``RateLimitedError``
         when it is longer than the retry budget left."""
         left = self.retry_policy.remaining(self._clock() - started)
         if signal.seconds > left:
@@ -343,9 +348,10 @@ class PlatformHttp:
         """Wait ``seconds`` on this thread and raise ``JobCancelledError`` as soon as
         ``should_cancel`` returns True.
 
-        With the default ``time.sleep`` the wait runs in steps of
-        ``CANCEL_CHECK_INTERVAL`` so a cancel is noticed quickly; an injected ``sleep``
-        receives each wait whole, with ``should_cancel`` checked before and after.
+        With the default ``time.sleep``, the wait runs in steps of
+        ``CANCEL_CHECK_INTERVAL``, so a cancel takes effect quickly. An injected
+        ``sleep`` receives each wait whole, with ``should_cancel`` checked before and
+        after.
         """
         if should_cancel is not None and should_cancel():
             raise errors.JobCancelledError(f"{self.label}: cancelled.")
@@ -428,6 +434,21 @@ class PlatformHttp:
             "connection and try again.",
             platform=self.platform_id,
         )
+
+
+class _SleepAdvancedClock:
+    """The system clock plus the seconds passed to an injected ``sleep``."""
+
+    def __init__(self, sleep: Sleep):
+        self._inner_sleep = sleep
+        self._offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        self._inner_sleep(seconds)
+        self._offset += seconds
 
 
 class _NoAuth(requests.auth.AuthBase):

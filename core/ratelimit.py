@@ -4,20 +4,22 @@ Each platform has local windows (requests per hour, and for GitHub per minute fo
 search), counted with pyrate-limiter's sliding-window buckets in SQLite under the data
 folder, or in Redis for a studio. The server's own signals win over the local count:
 a 429, a 403 with ``X-RateLimit-Remaining: 0``, ``Retry-After`` and
-``X-RateLimit-Reset`` set a "blocked until" time per platform that every thread and
-process reads before sending.
+``X-RateLimit-Reset`` set a "blocked until" time per platform (per resource for
+GitHub's search limits) that every thread and process reads before sending.
 
 The check runs inside the transport adapter (``RateLimitedAdapter``), below the
-response cache, so an answer served from the cache spends no budget.
+response cache, so a response served from the cache spends no budget.
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,10 +37,15 @@ Clock = Callable[[], float]
 
 RATE_DB_NAME = "ratelimit.sqlite"
 
-# GitHub REST API limits: 5000 requests per hour with a token and 60 without, and
-# separate per-minute limits for search (30) and code search (9).
+# GitHub's REST API allows 5000 requests per hour with a token and 60 without
+# (docs.github.com, "Rate limits for the REST API"); search and code search have
+# separate per-minute limits.
+# NOTE: the per-minute numbers are defaults, not checked against GitHub's search
+# documentation (a third-party client documents 10 per minute without a token). The
+# X-RateLimit-* headers of each response correct them.
 GITHUB_ANONYMOUS_PER_HOUR = 60
 GITHUB_SEARCH_PER_MINUTE = 30
+GITHUB_ANONYMOUS_SEARCH_PER_MINUTE = 10
 GITHUB_CODE_SEARCH_PER_MINUTE = 9
 
 # Expired entries are deleted from a bucket at most this often (milliseconds).
@@ -61,7 +68,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def rate_limit_wait(response: requests.Response, now: float | None = None) -> float | None:
-    """Return how long the server asked us to wait, from Retry-After or X-RateLimit-Reset.
+    """Return the wait the server requested, from Retry-After or X-RateLimit-Reset.
 
     The reset is an epoch second whose exact moment within that second is unknown, so
     one second is added to it.
@@ -83,10 +90,10 @@ def is_rate_limited(response: requests.Response) -> bool:
 
 
 def server_wait(response: requests.Response, now: float) -> float | None:
-    """Return how long the server told every client to hold off, or None.
+    """Return how long the server requested every client to wait, or None.
 
-    That is the wait of a rate-limited answer, of a 503 with ``Retry-After``, and of a
-    successful answer that reports no requests remaining until the reset.
+    That is the wait of a rate-limited response, of a 503 with ``Retry-After``, and of
+    a successful response that reports no requests remaining until the reset.
     """
     exhausted = response.headers.get("X-RateLimit-Remaining") == "0"
     if is_rate_limited(response) or exhausted:
@@ -127,7 +134,7 @@ class Budget:
 
 @dataclass(frozen=True)
 class ServerState:
-    """What the platform last reported in its ``X-RateLimit-*`` headers."""
+    """The platform's last ``X-RateLimit-*`` headers for one scope."""
 
     remaining: int | None
     limit: int | None
@@ -165,7 +172,10 @@ def windows_for(platform: PlatformSettings, resource: str, authenticated: bool) 
     per_hour = platform.rate_per_hour or DEFAULT_RATE_PER_HOUR.get(platform.platform_id, 0)
     if platform.platform_id == "github":
         if resource == "search":
-            return (Rate(GITHUB_SEARCH_PER_MINUTE, Duration.MINUTE),)
+            per_minute = (
+                GITHUB_SEARCH_PER_MINUTE if authenticated else GITHUB_ANONYMOUS_SEARCH_PER_MINUTE
+            )
+            return (Rate(per_minute, Duration.MINUTE),)
         if resource == "code_search":
             return (Rate(GITHUB_CODE_SEARCH_PER_MINUTE, Duration.MINUTE),)
         if not authenticated:
@@ -183,9 +193,9 @@ def budget_for(platform: PlatformSettings, resource: str, authenticated: bool) -
 
 class BudgetWait(Exception):
     """Raised by the adapter instead of sending, when the local budget is used up or
-    the platform said to wait. ``PlatformHttp`` waits ``seconds`` or gives up.
+    the platform requested a wait. ``PlatformHttp`` waits ``seconds`` or gives up.
 
-    ``reason`` is "server" for a wait the platform asked for, "budget" for a full
+    ``reason`` is "server" for a wait the platform requested, "budget" for a full
     local window.
     """
 
@@ -194,6 +204,26 @@ class BudgetWait(Exception):
         self.seconds = seconds
         self.budget = budget
         self.reason = reason
+
+
+def enable_wal(path: Path, attempts: int = 100) -> None:
+    """Switch the SQLite file at ``path`` to write-ahead logging, creating it if needed.
+
+    The switch can fail with "database is locked" despite the busy timeout (seen when
+    two processes opened a new file at once), so it is tried again, every tenth of a
+    second up to ``attempts`` times. A file stays in WAL mode once switched.
+    """
+    for attempt in range(1, attempts + 1):
+        connection = sqlite3.connect(path, timeout=30.0)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts:
+                raise
+        finally:
+            connection.close()
+        time.sleep(0.1)
 
 
 class _TransactionalSQLiteBucket(SQLiteBucket):
@@ -227,11 +257,11 @@ class SqliteRateStore:
         self._lock = threading.RLock()
         self._buckets: dict[str, _TransactionalSQLiteBucket] = {}
         self._last_leak: dict[str, int] = {}
+        enable_wal(path)
         self._conn = sqlite3.connect(
             path, timeout=30.0, isolation_level="DEFERRED", check_same_thread=False
         )
         with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS blocks (scope TEXT PRIMARY KEY, until REAL)"
@@ -253,7 +283,7 @@ class SqliteRateStore:
         return max(1, decision.retry_after_ms or max(rate.interval for rate in budget.rates))
 
     def used(self, budget: Budget, now_ms: int) -> list[int]:
-        """Return how many requests each window of ``budget`` holds at ``now_ms``."""
+        """Return how many requests each window of ``budget`` counts at ``now_ms``."""
         bucket = self._bucket(budget)
         counts = []
         with self._lock:
@@ -343,7 +373,7 @@ def slot_wait_ms(bucket, counts: list[int], now_ms: int) -> int:
     request, from the entry whose expiry makes that room (as pyrate-limiter's
     sliding-window log computes it)."""
     wait = 0
-    for rate, count in zip(bucket.rates, counts):
+    for rate, count in zip(bucket.rates, counts, strict=True):
         if count < rate.limit:
             continue
         blocking = bucket.peek(rate.limit - 1)
@@ -354,16 +384,16 @@ def slot_wait_ms(bucket, counts: list[int], now_ms: int) -> int:
 
 class RateGate:
     """Checks each request to one platform's API host against the shared budget and
-    stores what the server says about it.
+    stores the rate-limit signals of its response.
 
     Requests to other hosts, such as pre-signed storage URLs, are neither counted nor
     held back.
     """
 
-    def __init__(self, platform: PlatformSettings, store, clock: Clock = time.time):
+    def __init__(self, platform: PlatformSettings, settings: Settings, clock: Clock = time.time):
         parts = urlsplit(platform.base_url)
         self.platform = platform
-        self.store = store
+        self.settings = settings
         self.clock = clock
         self._api_host = parts.netloc
         self._base_path = parts.path.rstrip("/")
@@ -384,12 +414,13 @@ class RateGate:
         if budget is None:
             return
         now = self.clock()
-        until = self.store.blocked_until(budget.scope)
+        store = store_for(self.settings)
+        until = store.blocked_until(budget.scope)
         if until > now:
             raise BudgetWait(until - now, budget, "server")
         if not budget.rates:
             return
-        wait_ms = self.store.acquire(budget, int(now * 1000))
+        wait_ms = store.acquire(budget, int(now * 1000))
         if wait_ms:
             raise BudgetWait(wait_ms / 1000.0, budget, "budget")
 
@@ -399,11 +430,12 @@ class RateGate:
             return
         now = self.clock()
         state = ServerState.from_response(response, now)
+        store = store_for(self.settings)
         if state is not None:
-            self.store.record_server_state(budget.scope, state)
+            store.record_server_state(budget.scope, state)
         wait = server_wait(response, now)
         if wait:
-            self.store.block(budget.scope, now + wait, now)
+            store.block(budget.scope, now + wait, now)
             log.info(
                 "platform=%s resource=%s blocked status=%s wait_s=%.1f",
                 budget.platform_id,
@@ -414,8 +446,8 @@ class RateGate:
 
 
 class RateLimitedAdapter(HTTPAdapter):
-    """A transport adapter that asks a ``RateGate`` before each request leaves and
-    tells it about each answer, redirects included."""
+    """A transport adapter that checks each request with a ``RateGate`` before it
+    leaves and passes it each response, redirects included."""
 
     def __init__(self, gate: RateGate, **kwargs):
         super().__init__(**kwargs)
@@ -428,17 +460,26 @@ class RateLimitedAdapter(HTTPAdapter):
         return response
 
 
-_stores: dict[tuple[str, str], object] = {}
+# A process normally uses one data folder, so one store. Test runs create many; the
+# least recently used store is closed beyond this number to release its file handles.
+MAX_OPEN_STORES = 4
+
+_stores: OrderedDict[tuple[str, str], object] = OrderedDict()
 _stores_lock = threading.Lock()
 
 
 def store_for(settings: Settings):
     """Return the process-wide rate store for ``settings``: Redis when a studio URL is
-    set, else SQLite in ``data_dir``."""
+    set, else SQLite in ``data_dir``.
+
+    NOTE: a store closed for exceeding ``MAX_OPEN_STORES`` fails a request that
+    fetched it just before; only a process that uses more than that many data folders
+    at once can see this.
+    """
     from . import studio
 
     url = studio.redis_url(settings)
-    key = ("redis", url) if url else ("sqlite", str(Path(settings.data_dir).resolve()))
+    key = ("redis", url) if url else ("sqlite", _resolved(str(settings.data_dir)))
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
@@ -447,7 +488,15 @@ def store_for(settings: Settings):
             else:
                 store = SqliteRateStore(Path(settings.data_dir) / RATE_DB_NAME)
             _stores[key] = store
+            while len(_stores) > MAX_OPEN_STORES:
+                _stores.popitem(last=False)[1].close()
+        _stores.move_to_end(key)
         return store
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: str) -> str:
+    return str(Path(folder).resolve())
 
 
 def close_stores() -> None:

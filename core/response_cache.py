@@ -1,4 +1,4 @@
-"""The response cache: API JSON answers kept for a time to live per endpoint.
+"""The response cache: API JSON responses kept for a time to live per endpoint.
 
 Built on requests-cache. Each ``PlatformHttp`` session is a ``CachedSession`` whose
 default is to cache nothing; a request is cached only when its caller passes
@@ -32,6 +32,7 @@ from requests_cache.policy import DO_NOT_CACHE
 from requests_cache.policy.settings import AUTH_HEADERS, AUTH_PARAMS
 
 from .config import Settings
+from .ratelimit import enable_wal
 from .redact import SECRET_PARAM
 from .secrets import Secret
 
@@ -48,7 +49,7 @@ REDACTED_PARAMETERS = (*CREDENTIAL_HEADERS, *AUTH_PARAMS)
 
 def cache_key(request: requests.PreparedRequest, **kwargs: Any) -> str:
     """Return requests-cache's key for ``request`` extended with a fingerprint of each
-    credential header, so an answer fetched with key A is never found for key B."""
+    credential header, so a response fetched with key A is never found for key B."""
     base = create_key(request, **kwargs)
     fingerprints = [
         f"{name.lower()}={Secret(request.headers[name]).fingerprint()}"
@@ -60,11 +61,12 @@ def cache_key(request: requests.PreparedRequest, **kwargs: Any) -> str:
 
 
 def is_cacheable(method: str, url: str, params: Mapping[str, Any] | None, stream: bool) -> bool:
-    """Return whether an answer to this request may be stored at all.
+    """Return whether the response to this request may be stored at all.
 
-    Never stored: anything but GET, streamed file transfers, ``/download`` answers
-    (they hold pre-signed URLs that expire), and URLs with a secret-looking query
-    parameter such as a signature or token.
+    Never stored: anything but GET, streamed file transfers, ``/download`` responses
+    (they contain pre-signed URLs that expire), and URLs with a secret-looking query
+    parameter such as a signature or token. Error responses are excluded by
+    ``build_session``, which stores status 200 only.
     """
     if method.upper() != "GET" or stream:
         return False
@@ -77,11 +79,16 @@ def is_cacheable(method: str, url: str, params: Mapping[str, Any] | None, stream
 
 
 def _is_storable(response: requests.Response) -> bool:
-    """Keep answers the server marked ``no-store`` out of the cache; requests-cache
-    reads response headers only when ``cache_control=True``, which would also let the
-    server choose the time to live."""
+    """Return False for a response marked ``no-store``, or one whose request was
+    redirected to a URL ``is_cacheable`` rejects, such as a pre-signed one.
+
+    requests-cache reads response headers only with ``cache_control=True``, which
+    would also let the server choose the time to live.
+    """
     directives = response.headers.get("Cache-Control", "").lower()
-    return "no-store" not in directives
+    if "no-store" in directives:
+        return False
+    return is_cacheable("GET", response.url or "", None, stream=False)
 
 
 def open_backend(settings: Settings) -> BaseCache:
@@ -97,6 +104,8 @@ def open_backend(settings: Settings) -> BaseCache:
         )
     path = Path(settings.data_dir) / CACHE_DB_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
+    # requests-cache switches to WAL on every connection; after this it is a no-op.
+    enable_wal(path)
     return SQLiteCache(path, serializer=SERIALIZER, wal=True, busy_timeout=30_000)
 
 
@@ -122,26 +131,28 @@ def expire_after(
     params: Mapping[str, Any] | None,
     stream: bool,
     cache_ttl: float | None,
-) -> float | None:
+) -> int | None:
     """Return the ``expire_after`` to pass to a session from ``build_session``: the
-    time to live in seconds, or None to keep the session's default, which neither
-    reads nor writes the cache.
+    time to live in whole seconds, or None to keep the session's default, which
+    neither reads nor writes the cache.
 
-    ``DO_NOT_CACHE`` is never passed per request, because requests-cache sends it to
-    the server as an ``X-ACTUAL-NO-CACHE`` header (1.3). A time to live is sent as a
-    ``Cache-Control: max-age`` request header, which servers may read as permission
-    to answer from their own caches within that age.
+    requests-cache 1.3 turns a per-request ``expire_after`` into a
+    ``Cache-Control: max-age`` request header of whole seconds. It rounds a fraction
+    either way (0.5 became 0 and 2.5 became 3 when measured), so the time to live is
+    rounded down here, and one below a second caches nothing. That header also
+    reaches the server, which may take it as permission to respond from its own caches
+    within that age. ``DO_NOT_CACHE`` is never passed per request, because
+    requests-cache would send it to the server as an ``X-ACTUAL-NO-CACHE`` header.
     """
-    if cache_ttl is None or cache_ttl <= 0:
+    seconds = int(cache_ttl or 0)
+    if seconds < 1 or not is_cacheable(method, url, params, stream):
         return None
-    if not is_cacheable(method, url, params, stream):
-        return None
-    return cache_ttl
+    return seconds
 
 
 def cache_outcome(response: requests.Response, cached: bool) -> str:
-    """Name what the cache did for one answer: "hit" (no request sent), "revalidated"
-    (a conditional request confirmed the entry), "miss", or "off"."""
+    """Return what the cache did for one response: "hit" (no request sent),
+    "revalidated" (a conditional request confirmed the entry), "miss", or "off"."""
     if not cached:
         return "off"
     if getattr(response, "revalidated", False):
@@ -184,7 +195,7 @@ class CacheSize:
 
 
 def size(settings: Settings) -> CacheSize:
-    """Return the number of stored answers and the storage they take.
+    """Return the number of stored responses and the storage they take.
 
     For SQLite the bytes are the database file and its write-ahead log; for Redis,
     the serialized entries.
@@ -205,7 +216,7 @@ def size(settings: Settings) -> CacheSize:
 
 
 def clear(settings: Settings) -> None:
-    """Delete every stored answer ("Clear cache" in preferences)."""
+    """Delete every stored response ("Clear cache" in preferences)."""
     backend = open_backend(settings)
     try:
         backend.clear()

@@ -51,29 +51,30 @@ def connect(url: str) -> redis.Redis:
     """Return the process-wide client for ``url``, checked with a PING.
 
     Raises ``ConfigurationError`` for an invalid URL and ``NetworkError`` when the
-    server does not answer. The URL may hold a password, so messages show it redacted.
+    server does not respond. The URL may contain a password, so messages show it
+    redacted.
     """
     with _connections_lock:
         client = _connections.get(url)
         if client is not None:
             return client
-        shown = redact_url(url)
+        redacted = redact_url(url)
         try:
             client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
         except ValueError as error:
             raise ConfigurationError(
-                f"The studio Redis URL {shown} is invalid ({error}). Use the form "
+                f"The studio Redis URL {redacted} is invalid ({error}). Use the form "
                 "redis://host:6379/0."
             ) from None
         try:
             client.ping()
         except redis.RedisError as error:
             raise NetworkError(
-                f"The studio Redis server at {shown} did not answer ({type(error).__name__}). "
+                f"The studio Redis server at {redacted} did not respond ({type(error).__name__}). "
                 f"Start it, or clear {REDIS_URL_VARIABLE} and the Redis URL in preferences "
                 "to use the local cache and budget."
             ) from None
-        log.info("studio backend: Redis at %s", shown)
+        log.info("studio backend: Redis at %s", redacted)
         _connections[url] = client
         return client
 

@@ -2,8 +2,8 @@
 
 ``FileServer`` serves byte strings at paths with an ETag, Last-Modified and Range
 support, and applies a queue of faults, one per GET: cut the body short, stall
-mid-body, lie in Content-Length, send gzip Content-Encoding, answer an HTML page with
-status 200, or answer an error status. It also serves redirects and pre-signed URLs
+mid-body, lie in Content-Length, send gzip Content-Encoding, respond with an HTML
+page and status 200, or respond with an error status. It also serves redirects and pre-signed URLs
 that expire after a number of uses. Tests read ``requests_seen`` (from ``FakeServer``)
 to check the headers the client sent.
 """
@@ -62,12 +62,12 @@ def gzip_encoding() -> Fault:
 
 
 def html_page() -> Fault:
-    """Answer status 200 with an HTML sign-in page instead of the file."""
+    """Respond with status 200 and an HTML sign-in page instead of the file."""
     return Fault("html")
 
 
 def error_status(status: int) -> Fault:
-    """Answer ``status`` with an XML error body, as storage hosts do."""
+    """Respond with ``status`` and an XML error body, as storage hosts do."""
     return Fault("status", status)
 
 
@@ -121,8 +121,8 @@ class FileServer(FakeServer):
         """Serve ``body`` at ``path`` and return its URL.
 
         ``etag`` is ``"strong"`` (a quoted md5), ``"weak"`` (``W/`` form) or ``None``.
-        ``faults`` apply to the next GETs in order, one each. A ``signed`` file answers
-        403 unless the URL carries a signature from ``signed_url``.
+        ``faults`` apply to the next GETs in order, one each. A ``signed`` file gets
+        status 403 unless the URL carries a signature from ``signed_url``.
         """
         with self._state_lock:
             self._files[path] = ServedFile(
@@ -152,7 +152,7 @@ class FileServer(FakeServer):
             self._files[path].faults.extend(faults)
 
     def add_redirect(self, path: str, target_url: str, status: int = 302) -> str:
-        """Answer GETs on ``path`` with a redirect to ``target_url``; return the URL."""
+        """Redirect GETs on ``path`` to ``target_url`` and return the URL of ``path``."""
         self.route(
             "GET",
             re.escape(path),
@@ -236,12 +236,12 @@ class FileServer(FakeServer):
             if status == 416:
                 return Reply(416, b"", headers)
 
-        self._write(
+        self._send(
             info.handler, status, headers, body[start:], fault, served.bytes_per_second
         )
         return None
 
-    def _write(
+    def _send(
         self, handler: BaseHTTPRequestHandler, status, headers, body, fault, rate
     ) -> None:
         length = (

@@ -3,7 +3,8 @@ how many were sent and how many the budget held back.
 
 The tests that share one budget between processes (SQLite file or Redis) run two of
 these at once. Usage: python budget_worker.py URL DATA_DIR --requests N --rate R
-[--redis-url URL] [--start-at EPOCH] [--cache-ttl S]
+[--redis-url URL] [--start-at EPOCH] [--cache-ttl S]. ``run_in_processes`` starts
+several at once and collects their counts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +41,32 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--cache-ttl", type=float)
     parser.add_argument("--path", default="search")
     return parser.parse_args()
+
+
+def run_in_processes(
+    url: str, data_dirs: list[Path], requests: int, rate: int, **options
+) -> list[dict]:
+    """Run one worker per data folder, all starting at the same moment, and return
+    each worker's counts. ``options`` become flags (``redis_url`` to ``--redis-url``)."""
+    start_at = time.time() + 1.5
+    flags = ["--requests", str(requests), "--rate", str(rate), "--start-at", str(start_at)]
+    for name, value in options.items():
+        flags += [f"--{name.replace('_', '-')}", str(value)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, __file__, url, str(folder), *flags],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for folder in data_dirs
+    ]
+    results = []
+    for process in processes:
+        output, _ = process.communicate(timeout=120)
+        if process.returncode != 0:
+            raise RuntimeError(f"budget worker exited with status {process.returncode}")
+        results.append(json.loads(output))
+    return results
 
 
 def main() -> None:

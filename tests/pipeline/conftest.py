@@ -9,9 +9,9 @@ import subprocess
 import time
 
 import pytest
+from fakes.faults import FaultServer
 from support import require
 
-from fakes.faults import FaultServer
 from pipeline.clocks import FakeClock
 
 API_KEY = "mp-test-key-7f3a9c1e5b2d4a6f8e0c"
@@ -52,9 +52,15 @@ def make_http(make_settings, clock):
 
     clients = []
 
-    def build(base_url: str, platform_id: str = "sketchfab", key: str | None = API_KEY,
-              rate_per_hour: int | None = None, settings=None, label: str = "Sketchfab",
-              **policy):
+    def build(
+        base_url: str,
+        platform_id: str = "sketchfab",
+        key: str | None = API_KEY,
+        rate_per_hour: int | None = None,
+        settings=None,
+        label: str = "Sketchfab",
+        **policy,
+    ):
         keys = {platform_id: key} if key else {}
         # The production default retry budget, so waits up to 60 s are taken.
         settings = settings or make_settings(
@@ -66,10 +72,12 @@ def make_http(make_settings, clock):
 
             platform = replace(platform, rate_per_hour=rate_per_hour)
             settings = settings.with_platform(platform)
-        retry = RetryPolicy(total_budget=settings.retry_budget_seconds, random=lambda: 1.0,
-                            **policy)
-        http = PlatformHttp(platform, settings, label=label, retry_policy=retry,
-                            sleep=clock.sleep, clock=clock.time)
+        retry = RetryPolicy(
+            total_budget=settings.retry_budget_seconds, random=lambda: 1.0, **policy
+        )
+        http = PlatformHttp(
+            platform, settings, label=label, retry_policy=retry, sleep=clock.sleep, clock=clock.time
+        )
         clients.append(http)
         return http
 
@@ -96,9 +104,21 @@ def redis_url(tmp_path):
     folder = tmp_path / "redis"
     folder.mkdir()
     process = subprocess.Popen(
-        [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            executable,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)

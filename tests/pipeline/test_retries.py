@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from fakes.faults import Fault
 from meshport.core import errors
 
@@ -158,7 +157,7 @@ def test_stalls_beyond_attempts_raise_timeout_message(server, make_http, make_se
     assert "did not answer in time" in raised.value.message
 
 
-def test_retry_is_logged_with_platform_url_attempt_and_wait(http, server, caplog):
+def test_retry_log_line_fields(http, server, caplog):
     server.burst(SEARCH, 503, 1)
     caplog.set_level(logging.INFO, logger="meshport.core.http")
 
@@ -197,3 +196,21 @@ def test_offline_raises_before_any_request(server, make_http, make_settings):
         http.get_json("search")
 
     assert server.count(SEARCH) == 0
+
+
+def test_injected_sleep_alone_waits_retry_after_once(server, make_settings):
+    from meshport.core.http import PlatformHttp
+
+    server.endpoint(SEARCH)
+    settings = make_settings({"sketchfab": server.url + "/v3"}, retry_budget_seconds=60.0)
+    sleeps = []
+    http = PlatformHttp(
+        settings.platform("sketchfab"), settings, label="Sketchfab", sleep=sleeps.append
+    )
+    server.inject(SEARCH, Fault.rate_limited(retry_after="3"))
+
+    data = http.get_json("search")
+    http.close()
+
+    assert data["serial"] == 1
+    assert sleeps == [3.0]

@@ -1,0 +1,169 @@
+"""What the command line prints: text for people, one JSON document with ``--json``.
+
+``Console`` owns the process's real standard output. Blender and its importers
+print progress to file descriptor 1 from C and Python; ``Console.capture_stray_output``
+points that descriptor at the log file, so standard output carries only what
+Meshport means to print and a JSON document stays parseable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+PROGRAM = "meshport"
+
+
+class Console:
+    def __init__(self, json_mode: bool = False):
+        self.json_mode = json_mode
+        self.stdout: TextIO = sys.stdout
+        self.stderr: TextIO = sys.stderr
+
+    def capture_stray_output(self, log_file: Path) -> None:
+        """Keep a private copy of standard output for Meshport, then send whatever
+        else writes to descriptor 1 into ``log_file``."""
+        sys.stdout.flush()
+        self.stdout = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_file, "ab") as handle:
+            os.dup2(handle.fileno(), 1)
+
+    def line(self, text: str = "") -> None:
+        """Print a line for people; suppressed in JSON mode."""
+        if not self.json_mode:
+            print(text, file=self.stdout, flush=True)
+
+    def document(self, data: dict) -> None:
+        print(json.dumps(data, indent=2, default=str), file=self.stdout, flush=True)
+
+    def json_line(self, data: dict) -> None:
+        """Print one compact JSON object on its own line (a stream of events)."""
+        print(json.dumps(data, default=str), file=self.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        """Print a progress or status message on standard error."""
+        print(f"{PROGRAM}: {text}", file=self.stderr, flush=True)
+
+    def error(self, kind: str, message: str) -> None:
+        """Report a failure: on standard error, and as ``{"error": ...}`` in JSON mode."""
+        print(f"{PROGRAM}: error: {message}", file=self.stderr, flush=True)
+        if self.json_mode:
+            self.document({"error": {"kind": kind, "message": message}})
+
+
+# Search results
+
+
+def asset_record(asset) -> dict:
+    """Return the JSON form of a ``core.models.Asset``."""
+    return {
+        "id": asset.asset_id,
+        "ref": f"{asset.platform}:{asset.asset_id}",
+        "platform": asset.platform,
+        "name": asset.name,
+        "author": asset.author,
+        "license": asset.license,
+        "license_url": asset.license_url,
+        "url": asset.url,
+        "download_size": asset.download_size,
+        "face_count": asset.face_count,
+        "animated": asset.animated,
+        "formats": list(asset.formats),
+        "thumbnail_url": asset.thumbnail_url,
+        "version": asset.version,
+    }
+
+
+def search_document(platform_id: str, query: str, page) -> dict:
+    return {
+        "platform": platform_id,
+        "query": query,
+        "results": [asset_record(asset) for asset in page.results],
+        "next_page_token": page.next_page,
+    }
+
+
+def print_search(console: Console, platform_id: str, page) -> None:
+    if not page.results:
+        console.line(f"No results on {platform_id}.")
+        return
+    rows = [
+        (
+            f"{asset.platform}:{asset.asset_id}",
+            asset.name,
+            asset.author or "-",
+            asset.license or "-",
+            human_size(asset.download_size),
+            "-" if asset.face_count is None else str(asset.face_count),
+        )
+        for asset in page.results
+    ]
+    header = ("SOURCE", "NAME", "AUTHOR", "LICENCE", "SIZE", "FACES")
+    for row in table([header, *rows]):
+        console.line(row)
+    if page.next_page:
+        console.line()
+        console.line(f"More results: add --page-token '{page.next_page}'")
+
+
+def table(rows: list[tuple[str, ...]], max_width: int = 40) -> list[str]:
+    """Format rows as left-aligned columns, cutting cells longer than ``max_width``."""
+    cells = [[_cut(cell, max_width) for cell in row] for row in rows]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+# Import results
+
+RESULT_LISTS = ("objects", "meshes", "armatures", "actions", "images")
+
+
+def import_document(out: Path, results: list) -> dict:
+    """Return the JSON form of an import run: every list merged over all sources,
+    the credits lines, and each source's own record under ``imports``."""
+    document: dict = {"out": str(out)}
+    for name in RESULT_LISTS:
+        document[name] = [item for result in results for item in getattr(result, name)]
+    document["credits"] = [result.credits_line for result in results if result.credits_line]
+    document["imports"] = [import_record(result) for result in results]
+    return document
+
+
+def import_record(result) -> dict:
+    if hasattr(result, "to_dict"):
+        return result.to_dict()
+    record = {name: list(getattr(result, name)) for name in RESULT_LISTS}
+    record.update(collection=result.collection_name, credits_line=result.credits_line)
+    return record
+
+
+def print_import(console: Console, result) -> None:
+    asset = getattr(result, "asset", None)
+    title = f'"{asset.name}" ({asset.platform})' if asset is not None else result.collection_name
+    console.line(f"Imported {title} into the collection \"{result.collection_name}\"")
+    for name in RESULT_LISTS:
+        items = list(getattr(result, name))
+        console.line(f"  {name + ':':11} {', '.join(items) if items else '-'}")
+    if asset is not None:
+        console.line(f"  {'licence:':11} {asset.license or 'not stated'}")
+    if result.credits_line:
+        console.line(f"  {'credits:':11} {result.credits_line}")

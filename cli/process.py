@@ -1,0 +1,109 @@
+"""Prepare the headless Blender process the command line runs in, and write .blend
+files without ever leaving a partial one under the requested name."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from ..core.errors import MeshportError
+from .output import Console
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "meshport.log"
+# The log is moved aside to meshport.log.1 when a run starts and finds it this large.
+MAX_LOG_BYTES = 5 * 2**20
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def start_blender(console: Console, *, offline: bool) -> Path:
+    """Import ``bpy``, send logs and Blender's own output to the log file under the
+    Blender user folder, and set online access as Blender's ``--online-mode`` (or,
+    with ``offline``, ``--offline-mode``) would. Returns the log file's path."""
+    import bpy
+
+    from ..blender import service
+
+    log_file = service.user_data_dir() / "logs" / LOG_NAME
+    _rotate(log_file)
+    console.capture_stray_output(log_file)
+    _configure_logging(log_file)
+    bpy.context.preferences.system.use_online_access = not offline
+    log.info("command line started, online access %s", "off" if offline else "on")
+    return log_file
+
+
+def _rotate(log_file: Path) -> None:
+    if log_file.is_file() and log_file.stat().st_size > MAX_LOG_BYTES:
+        os.replace(log_file, log_file.with_name(LOG_NAME + ".1"))
+
+
+class _MeshportOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("meshport")
+
+
+def _configure_logging(log_file: Path) -> None:
+    """Log everything from INFO up to the file; show Meshport's own warnings on
+    standard error as well."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(file_handler)
+
+    warnings = logging.StreamHandler()
+    warnings.setLevel(logging.WARNING)
+    warnings.addFilter(_MeshportOnly())
+    warnings.setFormatter(logging.Formatter("meshport: warning: %(message)s"))
+    root.addHandler(warnings)
+
+
+def new_empty_file() -> None:
+    """Start from an empty scene; preferences such as online access stay set."""
+    import bpy
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+
+
+def save_blend(out: Path) -> Path:
+    """Save the open file as ``out``: first under a hidden temporary name in the same
+    folder, then renamed, so ``out`` is either complete or untouched.
+
+    Raises ``MeshportError`` when the folder cannot be created or Blender cannot
+    write the file.
+    """
+    import bpy
+
+    out = out.resolve()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MeshportError(
+            f"Cannot create the folder {out.parent} for {out.name} ({error.strerror}). "
+            "Choose another --out path."
+        ) from error
+
+    temporary = out.with_name(f".{out.stem}.{os.getpid()}.saving.blend")
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=str(temporary), check_existing=False, copy=True)
+        os.replace(temporary, out)
+    except (RuntimeError, OSError) as error:
+        raise MeshportError(
+            f"Cannot write {out} ({_reason(error)}). Check that the folder is writable and "
+            "has free space."
+        ) from error
+    finally:
+        # Blender writes "<name>@" first and renames it; remove both after a failure.
+        for leftover in (temporary, temporary.with_name(temporary.name + "@")):
+            leftover.unlink(missing_ok=True)
+    log.info("saved %s", out)
+    return out
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__

@@ -1,0 +1,98 @@
+"""The ``sandbox`` command: serve the sample library until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+from ..core.errors import MeshportError
+from .arguments import CommandLine
+from .output import Console
+
+log = logging.getLogger(__name__)
+
+SAMPLE_VARIABLE = "MESHPORT_SAMPLE_ASSETS"
+
+
+def run_sandbox(command_line: CommandLine, console: Console) -> int:
+    from .. import sandbox
+    from ..blender import service
+    from ..sandbox.library import load_library
+
+    state_dir = service.user_data_dir() / "sandbox"
+    sample_dir = sample_folder()
+    console.note(f"preparing the sample library in {state_dir}")
+    library = load_library(state_dir, sample_dir)
+
+    report = _request_reporter(console, command_line.json)
+    try:
+        server = sandbox.create_server(library, port=command_line.arguments.port, on_request=report)
+    except OSError as error:
+        raise MeshportError(
+            f"Cannot listen on 127.0.0.1:{command_line.arguments.port} ({error.strerror}). "
+            "Choose another --port, or leave it out to use a free one."
+        ) from error
+
+    server.start()
+    try:
+        _announce(console, command_line.json, server, sandbox.environment(server), len(library.models))
+        wait_for_stop_signal()
+    finally:
+        server.stop()
+    console.note("sandbox stopped")
+    return 0
+
+
+def sample_folder() -> Path | None:
+    value = os.environ.get(SAMPLE_VARIABLE, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def _request_reporter(console: Console, json_mode: bool):
+    lock = threading.Lock()
+
+    def report(line: str) -> None:
+        with lock:
+            if json_mode:
+                method, path, status = line.split(" ", 2)
+                console.json_line({"event": "request", "method": method, "path": path,
+                                   "status": int(status)})  # fmt: skip
+            else:
+                console.line(line)
+
+    return report
+
+
+def _announce(console: Console, json_mode: bool, server, environment: dict, model_count: int):
+    if json_mode:
+        console.json_line({"event": "ready", "url": server.url, "environment": environment})
+    else:
+        for name, value in environment.items():
+            console.line(f"{name}={value}")
+    console.note(
+        f"serving {model_count} models on {server.url}; set the variables above to use it, "
+        "and press Ctrl+C to stop"
+    )
+
+
+def wait_for_stop_signal() -> None:
+    """Block until SIGINT or SIGTERM arrives, then restore the previous handlers."""
+    stop = threading.Event()
+
+    def request_stop(signal_number, frame):
+        log.info("sandbox received %s", signal.Signals(signal_number).name)
+        stop.set()
+
+    previous = {
+        number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        # A timed wait returns to Python regularly, so the handler gets to run.
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -125,7 +125,9 @@ def _add_search(commands) -> None:
     search.add_argument(
         "--animated", action="store_true", default=None, help="keep animated models only"
     )
-    search.add_argument("--rigged", action="store_true", default=None, help="keep rigged models only")
+    search.add_argument(
+        "--rigged", action="store_true", default=None, help="keep rigged models only"
+    )
     search.add_argument(
         "--staff-picked", action="store_true", default=None, help="keep staff picks only"
     )
@@ -133,7 +135,9 @@ def _add_search(commands) -> None:
     search.add_argument("--min-faces", type=_count, metavar="N", help="at least N faces")
     search.add_argument("--max-faces", type=_count, metavar="N", help="at most N faces")
     search.add_argument(
-        "--sort-by", metavar="FIELD", help="likeCount, viewCount or publishedAt; prefix - to reverse"
+        "--sort-by",
+        metavar="FIELD",
+        help="likeCount, viewCount or publishedAt; prefix - to reverse",
     )
     search.add_argument(
         "--count", type=_positive, default=24, metavar="N", help="results per page (default 24)"
@@ -155,7 +159,10 @@ def _add_import(commands) -> None:
         "--out", "-o", required=True, metavar="FILE.blend", help="the .blend file to write"
     )
     importing.add_argument(
-        "--format", dest="file_format", metavar="FORMAT", help="download format, e.g. glb, gltf, fbx"
+        "--format",
+        dest="file_format",
+        metavar="FORMAT",
+        help="download format, e.g. glb, gltf, fbx",
     )
     importing.add_argument(
         "--resolution", metavar="RES", help="texture resolution where offered, e.g. 1k or 2k"

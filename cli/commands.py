@@ -39,6 +39,15 @@ def check_platform(platform_id: str) -> str:
     return platform_id
 
 
+def check_usage(command_line: CommandLine) -> None:
+    """Raise ``UsageError`` for a command line that cannot run, before Blender starts."""
+    arguments = command_line.arguments
+    if arguments.command == "search":
+        check_platform(arguments.platform)
+    elif arguments.command == "import":
+        check_import_arguments(arguments)
+
+
 # Running jobs
 
 
@@ -132,16 +141,10 @@ def run_import(command_line: CommandLine, console: Console) -> int:
     from ..blender.importer import ImportOptions
 
     arguments = command_line.arguments
-    out = check_out_path(arguments.out)
-    sources = [parse_source(text, available_platforms()) for text in arguments.sources]
+    out, sources = check_import_arguments(arguments)
     download_options = DownloadOptions(
         file_format=arguments.file_format, resolution=arguments.resolution
     )
-    if all(isinstance(source, FileSource) for source in sources) and (
-        arguments.file_format or arguments.resolution
-    ):
-        raise UsageError("--format and --resolution apply to PLATFORM:ID sources only")
-
     settings = service.settings_for_command_line(offline=command_line.offline)
     runner = runtime.get_runner()
     new_empty_file()
@@ -166,8 +169,19 @@ def run_import(command_line: CommandLine, console: Console) -> int:
     return 0
 
 
-def import_from_platform(console, runner, service, settings, source: PlatformSource,
-                         download_options, import_options):  # fmt: skip
+def check_import_arguments(arguments) -> tuple[Path, list[PlatformSource | FileSource]]:
+    out = check_out_path(arguments.out)
+    sources = [parse_source(text, available_platforms()) for text in arguments.sources]
+    if all(isinstance(source, FileSource) for source in sources) and (
+        arguments.file_format or arguments.resolution
+    ):
+        raise UsageError("--format and --resolution apply to PLATFORM:ID sources only")
+    return out, sources
+
+
+def import_from_platform(
+    console, runner, service, settings, source: PlatformSource, download_options, import_options
+):
     return wait_for_job(
         console,
         runner,
@@ -280,4 +294,6 @@ def print_status(console: Console, document: dict) -> None:
                 console.line(f"  budget:   {record['rate_limit']}")
             if record.get("last_error"):
                 last = record["last_error"]
-                console.line(f"  last error: HTTP {last.get('status')} {last.get('error') or ''}".rstrip())
+                console.line(
+                    f"  last error: HTTP {last.get('status')} {last.get('error') or ''}".rstrip()
+                )

@@ -37,10 +37,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_request.code or 0)
 
     signal.signal(signal.SIGTERM, _interrupt)
+    # Until the log file is set up, records have nowhere to go; without a handler,
+    # logging would print them, tracebacks included, on standard error.
+    logging.getLogger().addHandler(logging.NullHandler())
     log_file: Path | None = None
     try:
+        from .commands import check_usage
         from .process import start_blender
 
+        check_usage(command_line)
         log_file = start_blender(console, offline=command_line.offline)
         return run(command_line, console)
     except (UsageError, ConfigurationError) as error:
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         log.info("command interrupted")
-        console.error("cancelled", "Interrupted; nothing was saved.")
+        console.error("cancelled", "Interrupted.")
         return EXIT_INTERRUPTED
     except Exception as error:  # a bug: keep the traceback in the log, not on screen
         log.exception("unexpected error in '%s'", command_line.arguments.command)

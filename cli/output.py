@@ -114,7 +114,9 @@ def table(rows: list[tuple[str, ...]], max_width: int = 40) -> list[str]:
     """Format rows as left-aligned columns, cutting cells longer than ``max_width``."""
     cells = [[_cut(cell, max_width) for cell in row] for row in rows]
     widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells
+    ]
 
 
 def _cut(text: str, width: int) -> str:
@@ -159,7 +161,7 @@ def import_record(result) -> dict:
 def print_import(console: Console, result) -> None:
     asset = getattr(result, "asset", None)
     title = f'"{asset.name}" ({asset.platform})' if asset is not None else result.collection_name
-    console.line(f"Imported {title} into the collection \"{result.collection_name}\"")
+    console.line(f'Imported {title} into the collection "{result.collection_name}"')
     for name in RESULT_LISTS:
         items = list(getattr(result, name))
         console.line(f"  {name + ':':11} {', '.join(items) if items else '-'}")

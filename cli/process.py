@@ -40,9 +40,12 @@ def _rotate(log_file: Path) -> None:
         os.replace(log_file, log_file.with_name(LOG_NAME + ".1"))
 
 
-class _MeshportOnly(logging.Filter):
+class _MeshportWarnings(logging.Filter):
+    """Pass Meshport's own warnings; errors reach the user through the command's
+    error message, and their tracebacks stay in the log file."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.name.startswith("meshport")
+        return record.name.startswith("meshport") and record.levelno == logging.WARNING
 
 
 def _configure_logging(log_file: Path) -> None:
@@ -56,7 +59,7 @@ def _configure_logging(log_file: Path) -> None:
 
     warnings = logging.StreamHandler()
     warnings.setLevel(logging.WARNING)
-    warnings.addFilter(_MeshportOnly())
+    warnings.addFilter(_MeshportWarnings())
     warnings.setFormatter(logging.Formatter("meshport: warning: %(message)s"))
     root.addHandler(warnings)
 

@@ -22,23 +22,24 @@ def run_sandbox(command_line: CommandLine, console: Console) -> int:
     from ..blender import service
     from ..sandbox.library import load_library
 
-    state_dir = service.user_data_dir() / "sandbox"
-    sample_dir = sample_folder()
-    console.note(f"preparing the sample library in {state_dir}")
-    library = load_library(state_dir, sample_dir)
-
+    port = command_line.arguments.port
     report = _request_reporter(console, command_line.json)
     try:
-        server = sandbox.create_server(library, port=command_line.arguments.port, on_request=report)
+        server = sandbox.create_server(port, on_request=report)
     except OSError as error:
         raise MeshportError(
-            f"Cannot listen on 127.0.0.1:{command_line.arguments.port} ({error.strerror}). "
-            "Choose another --port, or leave it out to use a free one."
+            f"Cannot listen on 127.0.0.1:{port} ({error.strerror}). Choose another --port, "
+            "or leave it out to use a free one."
         ) from error
 
-    server.start()
     try:
-        _announce(console, command_line.json, server, sandbox.environment(server), len(library.models))
+        state_dir = service.user_data_dir() / "sandbox"
+        console.note(f"preparing the sample library in {state_dir}")
+        library = load_library(state_dir, sample_folder())
+        sandbox.serve_library(server, library)
+        server.start()
+        environment = sandbox.environment(server)
+        _announce(console, command_line.json, server, environment, len(library.models))
         wait_for_stop_signal()
     finally:
         server.stop()
@@ -58,8 +59,9 @@ def _request_reporter(console: Console, json_mode: bool):
         with lock:
             if json_mode:
                 method, path, status = line.split(" ", 2)
-                console.json_line({"event": "request", "method": method, "path": path,
-                                   "status": int(status)})  # fmt: skip
+                console.json_line(
+                    {"event": "request", "method": method, "path": path, "status": int(status)}
+                )
             else:
                 console.line(line)
 

@@ -106,7 +106,7 @@ class AuditLog:
 
 
 # Beyond this many open logs (test runs use many data folders), the least recently
-# used one is closed; it reopens its file on the next write.
+# used one is closed. A closed log reopens its file on the next write.
 MAX_OPEN_LOGS = 4
 
 _logs: OrderedDict[str, AuditLog] = OrderedDict()

@@ -6,7 +6,7 @@
 2. The response cache (``core.response_cache``) returns a fresh entry without
    sending anything, and revalidates a stale one with a conditional request.
 3. The transport adapter checks the shared rate budget and any wait the platform
-   asked for (``core.ratelimit``); a wait runs on the calling worker thread, and a
+   requested (``core.ratelimit``). A wait runs on the calling worker thread, and a
    wait longer than the retry budget fails at once with ``RateLimitedError``.
 4. Connection errors, timeouts, 429, 502, 503 and 504 are retried with backoff
    (``core.retry``).
@@ -88,7 +88,7 @@ def error_for_response(
 
     ``messages`` lets a platform give its own wording for a status, for example
     Sketchfab's 400 on ``/download`` meaning "not downloadable". ``now`` (epoch
-    seconds, default the system clock) dates the wait of a rate-limit answer.
+    seconds, default the system clock) dates the wait of a rate-limit response.
     """
     status = response.status_code
     detail = error_detail(response)
@@ -212,7 +212,7 @@ class PlatformHttp:
 
         Raises ``OfflineError`` when online access is off, ``RateLimitedError`` when
         the platform or the local budget requires a wait longer than the retry budget
-        left, ``NetworkError`` when no answer arrived, ``JobCancelledError`` when
+        left, ``NetworkError`` when no response arrived, ``JobCancelledError`` when
         cancelled during a wait, and the mapped ``MeshportError`` for an HTTP error.
         """
         self._require_online()

@@ -473,7 +473,7 @@ def store_for(settings: Settings):
     set, else SQLite in ``data_dir``.
 
     NOTE: a store closed for exceeding ``MAX_OPEN_STORES`` fails a request that
-    fetched it just before; only a process that uses more than that many data folders
+    fetched it just before. Only a process that uses more than that many data folders
     at once can see this.
     """
     from . import studio

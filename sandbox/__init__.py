@@ -9,16 +9,19 @@ from __future__ import annotations
 from .server import DEMO_KEY, POLYHAVEN_PREFIX, SKETCHFAB_PREFIX, SandboxServer
 
 
-def create_server(library, port: int = 0, on_request=None) -> SandboxServer:
-    """Return a server for ``library`` with both platform protocols routed; call
-    ``start()`` to serve."""
+def create_server(port: int = 0, on_request=None) -> SandboxServer:
+    """Bind a server on ``127.0.0.1:port`` (0 picks a free port); raises OSError when
+    the port is taken. Add a library with ``serve_library``, then call ``start()``."""
+    return SandboxServer(port, on_request)
+
+
+def serve_library(server: SandboxServer, library) -> None:
+    """Route both platform protocols of ``server`` to ``library``."""
     from .polyhaven import PolyHavenApi
     from .sketchfab import SketchfabApi
 
-    server = SandboxServer(port, on_request)
     SketchfabApi(library, server.url, DEMO_KEY).add_routes(server.router)
     PolyHavenApi(library, server.url).add_routes(server.router)
-    return server
 
 
 def environment(server: SandboxServer) -> dict[str, str]:

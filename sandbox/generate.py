@@ -133,7 +133,9 @@ def _export_model(
         build(resolution, fbx_folder / "textures")
         scenes.export_fbx(fbx_folder / f"{key}_{resolution}.fbx")
         scenes.export_gltf_separate(gltf_folder / f"{key}_{resolution}.gltf")
-        entry["polyhaven"]["fbx"][resolution] = _bundle(folder, fbx_folder, f"{key}_{resolution}.fbx")
+        entry["polyhaven"]["fbx"][resolution] = _bundle(
+            folder, fbx_folder, f"{key}_{resolution}.fbx"
+        )
         entry["polyhaven"]["gltf"][resolution] = _bundle(
             folder, gltf_folder, f"{key}_{resolution}.gltf"
         )

@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .packing import ModelCounts, gltf_counts, glb_json, scene_archive_files, stable_uid, write_zip
+from .packing import ModelCounts, glb_json, gltf_counts, scene_archive_files, stable_uid, write_zip
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,9 @@ def _build_generated(folder: Path) -> None:
 def _model_from_entry(folder: Path, entry: dict) -> SandboxModel:
     polyhaven = {
         file_format: {
-            resolution: FileBundle(folder / bundle["folder"], bundle["main"], tuple(bundle["include"]))
+            resolution: FileBundle(
+                folder / bundle["folder"], bundle["main"], tuple(bundle["include"])
+            )
             for resolution, bundle in resolutions.items()
         }
         for file_format, resolutions in entry.get("polyhaven", {}).items()

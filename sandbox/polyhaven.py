@@ -18,7 +18,7 @@ import hashlib
 import logging
 import mimetypes
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from .library import FileBundle, Library, SandboxModel
@@ -127,7 +127,7 @@ class PolyHavenApi:
         return model if model is not None and model.polyhaven_files else None
 
     def _asset_json(self, model: SandboxModel) -> dict:
-        published = datetime.fromisoformat(model.published_at).replace(tzinfo=timezone.utc)
+        published = datetime.fromisoformat(model.published_at).replace(tzinfo=UTC)
         return {
             "name": model.name,
             "type": MODEL_TYPE,
@@ -142,7 +142,9 @@ class PolyHavenApi:
             "thumbnail_url": f"{self.base_url}/thumbnails/{model.uid}/256.png",
         }
 
-    def _file_entry(self, model: SandboxModel, file_format: str, resolution: str, bundle: FileBundle):
+    def _file_entry(
+        self, model: SandboxModel, file_format: str, resolution: str, bundle: FileBundle
+    ):
         entry = self._url_entry(model, file_format, resolution, bundle, bundle.main)
         entry["include"] = {
             relative: self._url_entry(model, file_format, resolution, bundle, relative)

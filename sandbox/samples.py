@@ -51,7 +51,9 @@ FORMAT_NAMES = {".glb": "GLB", ".gltf": "glTF", ".fbx": "FBX", ".obj": "OBJ"}
 def sample_models(sample_dir: Path, pack_dir: Path) -> list[SandboxModel]:
     """Return a model for each importable file under ``sample_dir``."""
     if not sample_dir.is_dir():
-        log.warning("sample folder %s does not exist; serving the generated models only", sample_dir)
+        log.warning(
+            "sample folder %s does not exist; serving the generated models only", sample_dir
+        )
         return []
     notes = read_manifest_notes(sample_dir / "MANIFEST.md")
     models = []
@@ -86,7 +88,7 @@ def read_manifest_notes(manifest: Path) -> dict[str, tuple[str, str]]:
 
 def _resolve_reference(notes: dict[str, tuple[str, str]], note: tuple[str, str]):
     """Replace a licence written as "as Fox.glb" with that file's own note."""
-    repository, licence = note
+    licence = note[1]
     if not licence.startswith("as "):
         return note
     named = licence[3:].strip()

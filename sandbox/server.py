@@ -130,10 +130,11 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        """Stop serving and close the socket; safe to call before ``start``."""
         if self._thread is not None:
+            self._httpd.shutdown()
             self._thread.join(5)
+        self._httpd.server_close()
         log.info("sandbox on %s stopped", self.url)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

@@ -85,7 +85,10 @@ LICENSES = {
 BOOLEAN_FILTERS = ("animated", "rigged", "staffpicked", "downloadable")
 PBR_TYPES = ("metalness", "specular", "true", "false")
 SORT_FIELDS = ("likeCount", "viewCount", "publishedAt")
-ARCHIVE_FILES = {"glb": ("model.glb", "model/gltf-binary"), "gltf": ("model.zip", "application/zip")}
+ARCHIVE_FILES = {
+    "glb": ("model.glb", "model/gltf-binary"),
+    "gltf": ("model.zip", "application/zip"),
+}
 
 
 class FilterError(ValueError):
@@ -109,8 +112,9 @@ class SketchfabApi:
         router.add("GET", r"/v3/me", self.me)
         router.add("GET", r"/v3/models/(?P<uid>[0-9a-f]{32})", self.model)
         router.add("GET", r"/v3/models/(?P<uid>[0-9a-f]{32})/download", self.download)
-        router.add("GET", r"/storage/(?P<uid>[0-9a-f]{32})/(?P<archive>\w+)/(?P<file>[^/]+)",
-                   self.storage)  # fmt: skip
+        router.add(
+            "GET", r"/storage/(?P<uid>[0-9a-f]{32})/(?P<archive>\w+)/(?P<file>[^/]+)", self.storage
+        )
         router.add("GET", r"/thumbnails/(?P<uid>[0-9a-f]{32})/(?P<width>\d+)\.png", self.thumbnail)
         router.add("GET", r"/3d-models/(?P<slug>[^/]+)", self.viewer_page)
 
@@ -206,10 +210,14 @@ class SketchfabApi:
         if rejection:
             return rejection
         results = [
-            {"uid": hashlib.md5(slug.encode()).hexdigest(), "name": name, "slug": slug,
-             "uri": f"{self.api_base}/categories/{slug}"}
+            {
+                "uid": hashlib.md5(slug.encode()).hexdigest(),
+                "name": name,
+                "slug": slug,
+                "uri": f"{self.api_base}/categories/{slug}",
+            }
             for slug, name in CATEGORIES.items()
-        ]  # fmt: skip
+        ]
         return Response.json({"results": results, "next": None, "previous": None})
 
     # Storage and pages
@@ -264,7 +272,9 @@ class SketchfabApi:
         if sort_by:
             descending = sort_by.startswith("-")
             if sort_by.lstrip("-") not in SORT_FIELDS:
-                raise FilterError(f"sort_by must be one of {', '.join(SORT_FIELDS)}, with an optional -.")
+                raise FilterError(
+                    f"sort_by must be one of {', '.join(SORT_FIELDS)}, with an optional -."
+                )
             # Every sandbox model has the same counts of likes and views, so sort by name
             # for a stable order.
             models.sort(key=lambda model: (model.published_at, model.name), reverse=descending)
@@ -313,7 +323,9 @@ class SketchfabApi:
                 "profileUrl": f"{self.base_url}/users/{hashlib.md5(model.author.encode()).hexdigest()}",
             },
             "license": _license_json(model, detail),
-            "thumbnails": {"images": [self._thumbnail_json(model, width) for width in (1024, 256, 64)]},
+            "thumbnails": {
+                "images": [self._thumbnail_json(model, width) for width in (1024, 256, 64)]
+            },
             "faceCount": counts.face_count,
             "vertexCount": counts.vertex_count,
             "animationCount": counts.animation_count,
@@ -322,7 +334,9 @@ class SketchfabApi:
             "likeCount": 0,
             "viewCount": 0,
             "publishedAt": model.published_at,
-            "categories": [{"name": CATEGORIES.get(slug, slug), "slug": slug} for slug in model.categories],
+            "categories": [
+                {"name": CATEGORIES.get(slug, slug), "slug": slug} for slug in model.categories
+            ],
             "tags": [{"name": tag, "slug": tag} for tag in model.tags],
             "archives": archives,
         }
@@ -345,7 +359,7 @@ def _filters(request: Request) -> list:
     licenses = set(request.values("licenses"))
     unknown = (categories - set(CATEGORIES)) or (licenses - set(LICENSES))
     if unknown:
-        raise FilterError(f"'{sorted(unknown)[0]}' is not a valid category or licence slug.")
+        raise FilterError(f"'{min(unknown)}' is not a valid category or licence slug.")
 
     predicates = [lambda model: all(word in _search_text(model) for word in words)]
     if categories:
@@ -364,7 +378,9 @@ def _filters(request: Request) -> list:
             continue
         if value not in ("true", "false"):
             raise FilterError(f"{name} must be true or false.")
-        predicates.append(lambda model, test=flags[name], wanted=value == "true": test(model) == wanted)
+        predicates.append(
+            lambda model, test=flags[name], wanted=value == "true": test(model) == wanted
+        )
 
     pbr_type = request.param("pbr_type")
     if pbr_type is not None and pbr_type not in PBR_TYPES:
@@ -417,7 +433,12 @@ def _license_json(model: SandboxModel, detail: bool):
     # A licence without a Sketchfab slug is listed by its text alone.
     if not detail:
         return {"label": model.license_label}
-    return {"slug": None, "label": model.license_label, "fullName": model.license_label, "url": None}
+    return {
+        "slug": None,
+        "label": model.license_label,
+        "fullName": model.license_label,
+        "url": None,
+    }
 
 
 def _detail(status: int, text: str, *, auth: bool = False) -> Response:
@@ -452,4 +473,6 @@ def solid_png(seed: str, size: int = 16) -> bytes:
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
     row = b"\x00" + bytes((red, green, blue)) * size
     pixels = zlib.compress(row * size)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )

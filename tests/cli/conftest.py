@@ -3,6 +3,7 @@ one sandbox per session."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,10 @@ def sandbox_env(sandbox) -> dict[str, str]:
     """The variables the sandbox printed, for a ``meshport.run`` against it."""
     return dict(sandbox.variables)
 
+
+@pytest.fixture
+def unused_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

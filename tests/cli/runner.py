@@ -52,6 +52,7 @@ class Run:
     def json(self) -> dict:
         return json.loads(self.stdout)
 
+
 class Meshport:
     """Runs ``bin/meshport`` with a private user folder and temp folder under ``base``."""
 
@@ -64,12 +65,14 @@ class Meshport:
     def run(self, *arguments: str, env: dict[str, str] | None = None) -> Run:
         completed = subprocess.run(
             [str(MESHPORT), *arguments],
+            check=False,
             capture_output=True,
             text=True,
             env=clean_environment(self.user_dir, self.temp_dir, env),
             timeout=RUN_TIMEOUT,
         )
         return Run(completed.returncode, completed.stdout, completed.stderr)
+
 
 class SandboxProcess:
     """``bin/meshport sandbox`` running in the background; ``lines`` collects what it
@@ -114,7 +117,9 @@ class SandboxProcess:
                 line = self._new_lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 self.stop()
-                raise RuntimeError("sandbox printed no variables: " + "\n".join(self.errors)) from None
+                raise RuntimeError(
+                    "sandbox printed no variables: " + "\n".join(self.errors)
+                ) from None
             name, _, value = line.partition("=")
             if name in SANDBOX_VARIABLES:
                 variables[name] = value

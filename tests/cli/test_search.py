@@ -1,0 +1,129 @@
+"""``meshport search`` against the sandbox and the fake Sketchfab server."""
+
+from __future__ import annotations
+
+import pytest
+from fakes.sketchfab import DEFAULT_API_KEY, FakeSketchfab, sample_library
+from meshport.sandbox.packing import stable_uid
+
+
+@pytest.fixture
+def fake_sketchfab(sample_assets):
+    with FakeSketchfab(sample_library(sample_assets)) as server:
+        yield server
+
+
+def fake_env(server: FakeSketchfab) -> dict[str, str]:
+    return {"MESHPORT_SKETCHFAB_URL": server.api_base, "MESHPORT_SKETCHFAB_KEY": DEFAULT_API_KEY}
+
+
+def test_search_lists_ids_as_json(meshport, sandbox_env):
+    run = meshport.run("search", "sketchfab", "figure", "--json", env=sandbox_env)
+
+    assert run.returncode == 0, run.stderr
+    results = run.json()["results"]
+    assert [result["name"] for result in results] == ["Walking Figure"]
+    assert results[0]["id"] == stable_uid("walking_figure")
+    assert results[0]["ref"] == f"sketchfab:{stable_uid('walking_figure')}"
+
+
+def test_search_text_shows_source_column(meshport, sandbox_env):
+    run = meshport.run("search", "sketchfab", "crate", env=sandbox_env)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].split()[:3] == ["SOURCE", "NAME", "AUTHOR"]
+    assert f"sketchfab:{stable_uid('painted_crate')}" in run.stdout
+
+
+def test_search_animated_filter_keeps_animated_models(meshport, sandbox_env):
+    run = meshport.run("search", "sketchfab", "--animated", "--json", env=sandbox_env)
+
+    assert run.returncode == 0, run.stderr
+    results = run.json()["results"]
+    assert results
+    assert all(result["animated"] for result in results)
+
+
+def test_search_license_filter(meshport, sandbox_env):
+    run = meshport.run("search", "sketchfab", "--license", "cc0", "--json", env=sandbox_env)
+
+    assert run.returncode == 0, run.stderr
+    names = {result["name"] for result in run.json()["results"]}
+    assert names == {"Painted Crate", "Walking Figure", "Granite Boulder"}
+
+
+def test_search_category_filter(meshport, sandbox_env):
+    run = meshport.run(
+        "search", "sketchfab", "--category", "nature-plants", "--json", env=sandbox_env
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert [result["name"] for result in run.json()["results"]] == ["Granite Boulder"]
+
+
+def test_search_page_token_fetches_next_page(meshport, sandbox_env):
+    first = meshport.run("search", "sketchfab", "--count", "2", "--json", env=sandbox_env)
+    token = first.json()["next_page_token"]
+    second = meshport.run("search", "sketchfab", "--page-token", token, "--json", env=sandbox_env)
+
+    assert second.returncode == 0, second.stderr
+    first_ids = {result["id"] for result in first.json()["results"]}
+    second_ids = {result["id"] for result in second.json()["results"]}
+    assert len(first_ids) == 2
+    assert second_ids
+    assert not first_ids & second_ids
+
+
+def test_search_polyhaven_on_sandbox(meshport, sandbox_env):
+    run = meshport.run("search", "polyhaven", "boulder", "--json", env=sandbox_env)
+
+    assert run.returncode == 0, run.stderr
+    assert [result["id"] for result in run.json()["results"]] == ["granite_boulder"]
+
+
+def test_search_fake_sketchfab_finds_fox(meshport, fake_sketchfab):
+    run = meshport.run("search", "sketchfab", "fox", "--json", env=fake_env(fake_sketchfab))
+
+    assert run.returncode == 0, run.stderr
+    assert [result["name"] for result in run.json()["results"]] == ["Fox"]
+    assert fake_sketchfab.requests_to("/v3/search")
+
+
+def test_search_invalid_filter_value_exits_2(meshport, fake_sketchfab):
+    run = meshport.run(
+        "search", "sketchfab", "x", "--category", "nonsense", "--json", env=fake_env(fake_sketchfab)
+    )
+
+    assert run.returncode == 2
+    assert "nonsense" in run.json()["error"]["message"]
+    assert not fake_sketchfab.requests_seen
+
+
+def test_search_offline_sends_no_request(meshport, fake_sketchfab):
+    run = meshport.run(
+        "search", "sketchfab", "fox", "--offline", "--json", env=fake_env(fake_sketchfab)
+    )
+
+    assert run.returncode == 1
+    assert run.json()["error"]["kind"] == "offline"
+    assert fake_sketchfab.requests_seen == []
+
+
+def test_search_wrong_key_exits_1(meshport, fake_sketchfab):
+    env = {**fake_env(fake_sketchfab), "MESHPORT_SKETCHFAB_KEY": "not-the-key"}
+
+    run = meshport.run("search", "sketchfab", "fox", "--json", env=env)
+
+    assert run.returncode == 1
+    assert run.json()["error"]["kind"] == "authentication"
+    assert "not-the-key" not in run.stdout + run.stderr
+
+
+def test_search_unreachable_server_exits_1(meshport, unused_port):
+    env = {"MESHPORT_SKETCHFAB_URL": f"http://127.0.0.1:{unused_port}/v3"}
+
+    run = meshport.run("search", "sketchfab", "fox", "--json", env=env)
+
+    assert run.returncode == 1
+    assert run.json()["error"]["kind"] == "network"
+    assert "Traceback" not in run.stderr

@@ -1,7 +1,7 @@
 """The command line's grammar: subcommands, options and usage errors.
 
-``--json`` and ``--offline`` may appear anywhere before a ``--``; they are taken out
-of the argument list before argparse sees it, so ``meshport --json search ...`` and
+``--json`` and ``--offline`` may appear anywhere before a ``--``. They are taken out
+of the argument list before argparse parses it, so ``meshport --json search ...`` and
 ``meshport search ... --json`` mean the same.
 """
 
@@ -24,7 +24,7 @@ IMPORT_SOURCES = """\
 SOURCE is PLATFORM:ID, where ID is an asset id or a pasted model URL
 (sketchfab:<uid or https://sketchfab.com/3d-models/...>, polyhaven:<asset id>,
 local:<name>), or the path of a local GLB, glTF, FBX or OBJ file, of a folder or a
-zip that holds one model at any depth. Several sources go into the same .blend file.
+zip that contains one model at any depth. Several sources go into the same .blend file.
 """
 
 

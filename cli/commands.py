@@ -66,14 +66,14 @@ def wait_for_job(console: Console, runner, start) -> object:
         outcome["error"] = error
 
     job = start(on_done, on_error)
-    shown = ""
+    last_progress = ""
     try:
         while not job.finished:
             if runner.drain(max_seconds=0.05) == 0:
                 time.sleep(POLL_SECONDS)
-            if job.progress_text and job.progress_text != shown:
-                shown = job.progress_text
-                console.note(shown)
+            if job.progress_text and job.progress_text != last_progress:
+                last_progress = job.progress_text
+                console.note(last_progress)
         runner.drain(max_seconds=1.0)
     except KeyboardInterrupt:
         job.cancel()

@@ -1,9 +1,9 @@
 """What the command line prints: text for people, one JSON document with ``--json``.
 
 ``Console`` owns the process's real standard output. Blender and its importers
-print progress to file descriptor 1 from C and Python; ``Console.capture_stray_output``
-points that descriptor at the log file, so standard output carries only what
-Meshport means to print and a JSON document stays parseable.
+print progress to file descriptor 1, from C and from Python.
+``Console.capture_stray_output`` points that descriptor at the log file, so standard
+output carries only Meshport's own output and a JSON document stays parseable.
 """
 
 from __future__ import annotations
@@ -111,12 +111,15 @@ def print_search(console: Console, platform_id: str, page) -> None:
 
 
 def table(rows: list[tuple[str, ...]], max_width: int = 40) -> list[str]:
-    """Format rows as left-aligned columns, cutting cells longer than ``max_width``."""
-    cells = [[_cut(cell, max_width) for cell in row] for row in rows]
+    """Format rows as left-aligned columns, cutting cells longer than ``max_width``
+    except in the first column, which contains the value to copy."""
+    cells = [[row[0], *(_cut(cell, max_width) for cell in row[1:])] for row in rows]
     widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells
-    ]
+    lines = []
+    for row in cells:
+        padded = [cell.ljust(width) for cell, width in zip(row, widths)]
+        lines.append("  ".join(padded).rstrip())
+    return lines
 
 
 def _cut(text: str, width: int) -> str:

@@ -35,6 +35,12 @@ class AuthenticationError(MeshportError):
     kind = "authentication"
 
 
+class KeyExpiredError(AuthenticationError):
+    """The key or sign-in token was valid but has expired."""
+
+    kind = "key_expired"
+
+
 class AccessDeniedError(MeshportError):
     """The key is valid but lacks permission (HTTP 403 without a rate limit)."""
 
@@ -67,6 +73,18 @@ class NetworkError(MeshportError):
     """The request did not get an answer: connection refused, reset, DNS, timeout."""
 
     kind = "network"
+
+
+class ProxyFailureError(NetworkError):
+    """The proxy named by HTTPS_PROXY (or a similar variable) refused or failed the request."""
+
+    kind = "proxy"
+
+
+class TlsCertificateError(NetworkError):
+    """The server's TLS certificate could not be verified against the trusted CAs."""
+
+    kind = "tls_certificate"
 
 
 class PlatformUnavailableError(MeshportError):
@@ -121,3 +139,9 @@ class ConfigurationError(MeshportError):
     """A setting or command-line value is invalid."""
 
     kind = "configuration"
+
+
+class PolicyError(MeshportError):
+    """The studio policy file blocks the action, or the file itself is invalid."""
+
+    kind = "policy"

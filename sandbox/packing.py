@@ -1,4 +1,4 @@
-"""Pack model files the way the platforms deliver them, and count what a glTF holds.
+"""Pack model files the way the platforms deliver them, and count what a glTF contains.
 
 Plain Python without ``bpy``: the sandbox library uses these helpers both for the
 files Blender exports on first run and for real files from a sample folder.
@@ -28,8 +28,8 @@ TRIANGLES_MODE = 4
 
 @dataclass(frozen=True)
 class ModelCounts:
-    """What a model holds, as Sketchfab lists it: triangles, vertices, textures and
-    animations, and whether it has a skin."""
+    """Counts of a model's triangles, vertices, textures and animations, as Sketchfab
+    lists them, and whether it has a skin."""
 
     face_count: int = 0
     vertex_count: int = 0

@@ -67,8 +67,8 @@ class PolyHavenApi:
         models = self.library.on_polyhaven() if asset_type in ("all", "models") else []
         category = request.param("c")
         if category:
-            wanted = set(category.split(","))
-            models = [model for model in models if wanted & set(_categories(model))]
+            requested = set(category.split(","))
+            models = [model for model in models if requested & set(_categories(model))]
         listing = {model.key: self._asset_json(model) for model in models}
         return Response.json(listing, headers={"Cache-Control": CACHE_CONTROL})
 

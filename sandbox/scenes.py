@@ -282,11 +282,11 @@ def export_fbx(path: Path) -> None:
     )
 
 
-# Counting what an imported file holds
+# Counting what an imported file contains
 
 
 def count_fbx(path: Path) -> ModelCounts:
-    """Import a binary FBX into an empty scene and count what it holds.
+    """Import a binary FBX into an empty scene and count what it contains.
 
     Raises RuntimeError with the importer's message when Blender cannot read it.
     """

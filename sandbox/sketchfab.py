@@ -379,14 +379,14 @@ def _filters(request: Request) -> list:
         if value not in ("true", "false"):
             raise FilterError(f"{name} must be true or false.")
         predicates.append(
-            lambda model, test=flags[name], wanted=value == "true": test(model) == wanted
+            lambda model, test=flags[name], expected=value == "true": test(model) == expected
         )
 
     pbr_type = request.param("pbr_type")
     if pbr_type is not None and pbr_type not in PBR_TYPES:
         raise FilterError(f"pbr_type must be one of {', '.join(PBR_TYPES)}.")
     if pbr_type == "false" or pbr_type == "specular":
-        # Every sandbox model uses a metal/roughness material.
+        # The sandbox does not record each model's PBR workflow and lists all as metalness.
         predicates.append(lambda model: False)
 
     low = _optional_number(request, "min_face_count")

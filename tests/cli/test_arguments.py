@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from meshport.cli.arguments import UsageError, parse, split_global_flags
 from meshport.cli.sources import FileSource, PlatformSource, parse_source
 

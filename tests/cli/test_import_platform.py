@@ -197,7 +197,9 @@ def test_not_downloadable_writes_no_file(meshport, fake_sketchfab, tmp_path):
 
 
 def test_failed_import_leaves_existing_file_untouched(meshport, fake_sketchfab, tmp_path):
-    out = tmp_path / "scene.blend"
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    out = folder / "scene.blend"
     out.write_bytes(b"earlier contents")
     fake_sketchfab.fail("download", 404, uid=uid_for("Box"))
 
@@ -207,7 +209,7 @@ def test_failed_import_leaves_existing_file_untouched(meshport, fake_sketchfab, 
 
     assert run.returncode == 1
     assert out.read_bytes() == b"earlier contents"
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["scene.blend"]
+    assert sorted(path.name for path in folder.iterdir()) == ["scene.blend"]
 
 
 def test_one_failing_source_writes_no_file(meshport, sandbox_env, tmp_path):

@@ -1,0 +1,348 @@
+"""The calls the sidebar's operators and ``bin/meshport`` share: settings, search,
+download and import, key checks.
+
+Settings are read on the main thread and handed to workers. Workers do network and
+file work only; the import runs on the main thread inside ``JobRunner.drain``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import bpy
+
+from ..core.archives import extract_archive, find_model_file
+from ..core.config import (
+    PLATFORM_IDS,
+    Settings,
+    build_platform_settings,
+    resolve_local_dir,
+)
+from ..core.errors import CredentialStoreError, JobCancelledError, OfflineError
+from ..core.formats import MODEL_SUFFIXES, detect_kind
+from ..core.jobs import Job, JobContext, JobRunner, MainThreadCallback
+from ..core.models import (
+    AccountInfo,
+    Asset,
+    DownloadedAsset,
+    DownloadOptions,
+    SearchPage,
+    SearchQuery,
+)
+from ..platforms import registry
+from . import paths
+from .importer import ImportOptions, ImportResult, import_model, local_asset
+from .provenance import platform_label
+
+log = logging.getLogger(__name__)
+
+# Platforms that read local files only, and so work with online access off.
+OFFLINE_PLATFORMS = frozenset({"local"})
+ARCHIVE_KINDS = ("zip", "tar", "gzip", "bzip2", "xz")
+
+_credential_store = None
+
+
+def user_data_dir() -> Path:
+    """Return the folder for caches, logs and downloads (see ``paths.user_data_dir``)."""
+    return paths.user_data_dir()
+
+
+# ---------------------------------------------------------------- keys
+
+
+def credential_store():
+    """Return this process's ``CredentialStore``. One instance per process matters:
+    without a keyring backend it keeps keys in memory for the session."""
+    global _credential_store
+    if _credential_store is None:
+        from ..core.credentials import CredentialStore
+
+        _credential_store = CredentialStore()
+    return _credential_store
+
+
+def use_credential_store(store) -> None:
+    """Replace the process's credential store, for tests with a keyring backend of
+    their own; None goes back to the default on next use."""
+    global _credential_store
+    _credential_store = store
+
+
+def key_platform_ids() -> tuple[str, ...]:
+    """Return the ids of platforms that take a key, required or optional."""
+    found = []
+    for platform_id in registry.available_platform_ids():
+        client = _client_class_or_none(platform_id)
+        if client is not None and (client.needs_key or client.key_optional):
+            found.append(platform_id)
+    return tuple(found)
+
+
+def _client_class_or_none(platform_id: str):
+    try:
+        return registry.client_class(platform_id)
+    except ImportError:
+        log.warning("the client for platform %s could not be loaded", platform_id, exc_info=True)
+        return None
+
+
+def _stored_key(platform_id: str, *, allow_environment: bool, strict: bool):
+    from ..core.credentials import key_for_platform
+
+    try:
+        return key_for_platform(
+            platform_id, credential_store(), allow_environment=allow_environment
+        )
+    except CredentialStoreError as error:
+        if strict:
+            raise
+        log.warning("platform=%s key not read: %s", platform_id, error.message)
+        return None
+
+
+# ---------------------------------------------------------------- settings
+
+
+def settings_from_preferences(context=None, *, platform_id: str | None = None) -> Settings:
+    """Build ``Settings`` from the add-on preferences, on the main thread.
+
+    Keys come from the keyring only, never from environment variables. With
+    ``platform_id`` set, only that platform's key is read, and a keyring failure
+    raises ``CredentialStoreError``; otherwise every key platform's key is read and
+    failures are logged.
+    """
+    context = context or bpy.context
+    preferences = paths.addon_preferences(context)
+    data_dir = user_data_dir()
+    download_folder = getattr(preferences, "download_folder", "") if preferences else ""
+    key_platforms = key_platform_ids()
+    wanted = key_platforms if platform_id is None else (platform_id,)
+    platforms = {}
+    for pid in _all_platform_ids():
+        key = None
+        if pid in key_platforms and pid in wanted:
+            key = _stored_key(pid, allow_environment=False, strict=platform_id is not None)
+        url = getattr(preferences, f"{pid}_url", "") if preferences else ""
+        platforms[pid] = build_platform_settings(pid, url_preference=url, key=key)
+    local_folder = getattr(preferences, "local_folder", "") if preferences else ""
+    return Settings(
+        data_dir=data_dir,
+        download_dir=Path(bpy.path.abspath(download_folder))
+        if download_folder
+        else data_dir / "downloads",
+        online_access=bool(bpy.app.online_access),
+        platforms=platforms,
+        local_dir=resolve_local_dir(local_folder),
+        pack_images=import_options_from_preferences(context).pack_images,
+    )
+
+
+def settings_for_command_line(*, offline: bool) -> Settings:
+    """Build ``Settings`` for ``bin/meshport`` from environment variables and the
+    keyring. Running the command counts as allowing online access, unless
+    ``offline`` is set."""
+    data_dir = user_data_dir()
+    key_platforms = key_platform_ids()
+    platforms = {}
+    for pid in _all_platform_ids():
+        key = (
+            _stored_key(pid, allow_environment=True, strict=False) if pid in key_platforms else None
+        )
+        platforms[pid] = build_platform_settings(pid, key=key)
+    return Settings(
+        data_dir=data_dir,
+        download_dir=data_dir / "downloads",
+        online_access=not offline,
+        platforms=platforms,
+        local_dir=resolve_local_dir(),
+    )
+
+
+def import_options_from_preferences(context=None) -> ImportOptions:
+    preferences = paths.addon_preferences(context or bpy.context)
+    storage = getattr(preferences, "image_storage", "PACK") if preferences else "PACK"
+    return ImportOptions(pack_images=storage != "COPY")
+
+
+def _all_platform_ids() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(PLATFORM_IDS + registry.available_platform_ids()))
+
+
+# ---------------------------------------------------------------- online access
+
+
+def needs_network(platform_id: str) -> bool:
+    return platform_id not in OFFLINE_PLATFORMS
+
+
+def require_online(settings: Settings, platform_id: str) -> None:
+    """Raise ``OfflineError`` before any job starts when online access is off and
+    the platform needs the network."""
+    if settings.online_access or not needs_network(platform_id):
+        return
+    label = platform_label(platform_id)
+    if paths.addon_preferences() is None:
+        # Not enabled in Blender's preferences: this is the command line.
+        hint = "Run the command without --offline to allow it."
+    else:
+        hint = (
+            'Turn on "Allow Online Access" in Edit > Preferences > System, or search the '
+            "local library, which works offline."
+        )
+    raise OfflineError(
+        f"{label}: online access is off, so Meshport sent no request. {hint}",
+        platform=platform_id,
+    )
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def start_search(
+    runner: JobRunner,
+    settings: Settings,
+    platform_id: str,
+    query: SearchQuery,
+    *,
+    on_done: MainThreadCallback | None,
+    on_error: MainThreadCallback | None,
+    on_progress: MainThreadCallback | None = None,
+) -> Job:
+    """Search ``platform_id`` on a worker; ``on_done(job, SearchPage)`` runs in
+    ``runner.drain``. Raises ``OfflineError`` at once when the network is off."""
+    require_online(settings, platform_id)
+
+    def search(context: JobContext) -> SearchPage:
+        client = registry.create_client(platform_id, settings)
+        try:
+            return client.search(query, context)
+        finally:
+            client.close()
+
+    label = f"{platform_label(platform_id)} search '{query.text}'"
+    return runner.submit(
+        label,
+        search,
+        platform=platform_id,
+        on_done=on_done,
+        on_error=on_error,
+        on_progress=on_progress,
+    )
+
+
+def start_import(
+    runner: JobRunner,
+    settings: Settings,
+    platform_id: str,
+    asset_id: str,
+    *,
+    download_options: DownloadOptions = DownloadOptions(),
+    import_options: ImportOptions = ImportOptions(),
+    on_done: MainThreadCallback | None = None,
+    on_error: MainThreadCallback | None = None,
+    on_progress: MainThreadCallback | None = None,
+    on_import_start: MainThreadCallback | None = None,
+) -> Job:
+    """Download an asset on a worker, then import it on the main thread.
+
+    The worker fetches the asset's record and files into
+    ``settings.download_dir/<platform>/``; ``runner.drain`` then imports the model
+    and calls ``on_done(job, ImportResult)``. ``on_import_start(job, asset)`` runs
+    just before the import. A job cancelled after its download finished imports
+    nothing. Raises ``OfflineError`` at once when the network is off.
+    """
+    require_online(settings, platform_id)
+    destination = Path(settings.download_dir) / platform_id
+
+    def download(context: JobContext) -> DownloadedAsset:
+        client = registry.create_client(platform_id, settings)
+        try:
+            asset = client.get_asset(asset_id, context)
+            context.raise_if_cancelled()
+            context.report_progress(None, f"Downloading '{asset.name}'")
+            return client.download(asset, destination, context, download_options)
+        finally:
+            client.close()
+
+    def import_downloaded(job: Job, downloaded: DownloadedAsset) -> None:
+        if job.context is not None and job.context.cancelled:
+            raise JobCancelledError(f"{job.label}: cancelled before the import.")
+        if on_import_start is not None:
+            on_import_start(job, downloaded.asset)
+        result = import_model(
+            downloaded.model_path, import_options, downloaded.asset, root=downloaded.folder
+        )
+        if on_done is not None:
+            on_done(job, result)
+
+    label = f"{platform_label(platform_id)} import {asset_id}"
+    return runner.submit(
+        label,
+        download,
+        platform=platform_id,
+        on_done=import_downloaded,
+        on_error=on_error,
+        on_progress=on_progress,
+    )
+
+
+def start_key_check(
+    runner: JobRunner,
+    settings: Settings,
+    platform_id: str,
+    *,
+    on_done: MainThreadCallback | None,
+    on_error: MainThreadCallback | None,
+) -> Job:
+    """Validate the platform's configured key on a worker; ``on_done(job,
+    AccountInfo)``. Raises ``OfflineError`` at once when the network is off."""
+    require_online(settings, platform_id)
+
+    def validate(context: JobContext) -> AccountInfo:
+        client = registry.create_client(platform_id, settings)
+        try:
+            return client.validate_key(context)
+        finally:
+            client.close()
+
+    return runner.submit(
+        f"{platform_label(platform_id)} key check",
+        validate,
+        platform=platform_id,
+        on_done=on_done,
+        on_error=on_error,
+    )
+
+
+# ---------------------------------------------------------------- local files
+
+
+def import_file(
+    path: Path, import_options: ImportOptions = ImportOptions(), asset: Asset | None = None
+) -> ImportResult:
+    """Import a local GLB, glTF, FBX or OBJ file, or an archive (zip or tar) holding
+    one model at any depth, on the main thread.
+
+    An archive is extracted into a temporary folder under the user data folder that
+    is removed afterwards; the images are packed or copied before that happens.
+    """
+    path = Path(path)
+    if path.suffix.lower() in MODEL_SUFFIXES:
+        return import_model(path, import_options, asset or local_asset(path))
+    if detect_kind(path) not in ARCHIVE_KINDS:
+        return import_model(path, import_options, asset)
+
+    scratch_parent = user_data_dir() / "imports"
+    scratch_parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{path.stem[:40]}-", dir=scratch_parent))
+    try:
+        folder = scratch / "content"
+        extract_archive(path, folder)
+        model = find_model_file(folder)
+        return import_model(model, import_options, asset or local_asset(path), root=folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,21 @@
+"""The add-on's operators; each module lists its classes in ``classes``."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import import_asset, jobs, keys, search
+
+MODULES = (search, import_asset, jobs, keys)
+
+
+def register() -> None:
+    for module in MODULES:
+        for cls in module.classes:
+            bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for module in reversed(MODULES):
+        for cls in reversed(module.classes):
+            bpy.utils.unregister_class(cls)

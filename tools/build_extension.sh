@@ -4,7 +4,11 @@ set -eu
 cd "$(dirname "$0")/.."
 
 python=${PYTHON:-.venv/bin/python}
-blender_ext=$("$python" -c "import bpy, os; print(os.path.join(os.path.dirname(bpy.__file__), bpy.app.version_string[:3], 'scripts/addons_core/bl_pkg/cli/blender_ext.py'))" 2>/dev/null | tail -n 1)
+blender_ext=$("$python" -c "
+import glob, importlib.util, os
+root = importlib.util.find_spec('bpy').submodule_search_locations[0]
+print(glob.glob(os.path.join(root, '*', 'scripts', 'addons_core', 'bl_pkg', 'cli', 'blender_ext.py'))[0])
+")
 
 python3 tools/fetch_wheels.py --check
 mkdir -p dist

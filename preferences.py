@@ -26,12 +26,12 @@ STATUS_ICONS = {KEY_VALID: "CHECKMARK", KEY_CHECKING: "SORTTIME"}
 
 
 def _url_property(platform_id: str, default_url: str):
-    # The label comes from the platform's client when drawn; loading the clients
-    # here would slow down enabling the add-on.
+    # The label comes from the platform's client when drawn, because loading the
+    # clients here would slow down enabling the add-on.
     return bpy.props.StringProperty(
         name=f"{platform_id} URL",
         description=(
-            f"Base URL of the API; empty uses {default_url}. The environment variable "
+            f"Base URL of the API. Empty uses {default_url}. The environment variable "
             f"{env_name(platform_id, 'URL')} overrides it"
         ),
     )
@@ -45,7 +45,7 @@ class MeshportPreferences(bpy.types.AddonPreferences):
         name="Local Library Folder",
         description=(
             "Folder of GLB, glTF, FBX, OBJ and zip files that the Local library platform "
-            "searches; MESHPORT_LOCAL_DIR overrides it"
+            "searches. MESHPORT_LOCAL_DIR overrides it"
         ),
         subtype="DIR_PATH",
     )
@@ -62,18 +62,17 @@ class MeshportPreferences(bpy.types.AddonPreferences):
             (
                 "COPY",
                 "Copy next to the .blend",
-                "Copy the images into a textures folder beside the saved .blend file "
-                "(unsaved files get packed images)",
+                (
+                    "Copy the images into a textures folder beside the saved .blend file "
+                    "(unsaved files get packed images)"
+                ),
             ),
         ),
         default="PACK",
     )
 
     def draw(self, context):
-        layout = self.layout
-        draw_keys(layout.box())
-        draw_servers(layout.box(), self)
-        draw_files(layout.box(), self)
+        draw_preferences(self.layout, self)
 
 
 # The annotations are added before registration, one URL field per platform with a
@@ -82,6 +81,12 @@ for _platform_id, _default_url in DEFAULT_BASE_URLS.items():
     MeshportPreferences.__annotations__[f"{_platform_id}_url"] = _url_property(
         _platform_id, _default_url
     )
+
+
+def draw_preferences(layout, preferences) -> None:
+    draw_keys(layout.box())
+    draw_servers(layout.box(), preferences)
+    draw_files(layout.box(), preferences)
 
 
 def draw_keys(layout) -> None:

@@ -39,8 +39,8 @@ def check_before_import(path: Path, *, root: Path | None = None) -> ModelReport:
 
 def supported_gltf_extensions() -> frozenset[str] | None:
     """Return the glTF extensions the installed glTF importer can read, including
-    those that other add-ons register with it; None when that cannot be found out,
-    which skips the comparison."""
+    those that other add-ons register with it. Returns None when the importer cannot
+    be asked, so the comparison is skipped."""
     try:
         reader = importlib.import_module(GLTF_READER_MODULE)
     except ImportError:
@@ -55,7 +55,8 @@ def supported_gltf_extensions() -> frozenset[str] | None:
     try:
         return frozenset(gltf_reader.extensions_managed)
     finally:
-        # The reader adds console handlers to the "glTFImporter" logger; remove them.
+        # The reader adds console handlers to the "glTFImporter" logger, and flush()
+        # removes them again.
         gltf_reader.log.flush()
 
 

@@ -61,7 +61,7 @@ def _data_collections():
 
 
 def remove_created(snapshot: DataSnapshot) -> int:
-    """Remove every data-block added since ``snapshot``; returns how many."""
+    """Remove every data-block added since ``snapshot`` and return how many."""
     created = snapshot.created()
     blocks = [block for kind in DATA_KINDS for block in created.get(kind, [])]
     if blocks:

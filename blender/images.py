@@ -34,7 +34,7 @@ FILE_FORMAT_SUFFIXES = {
 def store_images(images, *, pack: bool, folder_name: str) -> list[str]:
     """Pack ``images`` into the .blend, or copy them next to it when ``pack`` is False.
 
-    Copying needs a saved .blend; an unsaved one gets its images packed instead.
+    Copying needs a saved .blend, so an unsaved one gets its images packed instead.
     Every image ends up with a path that does not lead into the download cache:
     a packed image keeps ``//textures/<file>`` as the place Blender unpacks it to.
     Returns warnings for the artist (missing files, the fallback to packing).

@@ -1,10 +1,10 @@
 """Import a model file into the open scene with Blender's own importers.
 
-Runs on the main thread. The new objects, found by comparing ``bpy.data`` before
-and after, go into a collection named after the asset, their roots move to the 3D
-cursor, each object records where it came from, and the images are packed (or
-copied next to the .blend). When the importer fails, everything it created is
-removed again and the downloaded file is kept.
+Runs on the main thread. The new objects are found by comparing ``bpy.data`` before
+and after the import. They go into a collection named after the asset, their roots
+move to the 3D cursor, and each object records where it came from. The images are
+packed (or copied next to the .blend). When the importer fails, everything it
+created is removed again and the downloaded file is kept.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class ImportOptions:
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What one import added to the scene (names of the new data-blocks)."""
+    """The data-blocks one import added to the scene, by name, and their source."""
 
     collection_name: str
     objects: tuple[str, ...]
@@ -147,10 +147,10 @@ def import_model(
 ) -> ImportResult:
     """Import the GLB, glTF, FBX or OBJ file ``path`` into the current scene.
 
-    ``asset`` describes where the file came from (a local asset when None);
+    ``asset`` describes where the file came from (a local asset when None).
     ``root`` is the folder that the file's references must stay in (default: its
     own folder). Raises ``UnsupportedFileError`` when Blender cannot read the file
-    and ``ImportFailedError`` when the importer fails or creates nothing; in both
+    and ``ImportFailedError`` when the importer fails or creates nothing. In both
     cases the scene is left as it was and the file stays on disk.
     """
     path = Path(path)
@@ -238,7 +238,7 @@ def _importer_reason(error: RuntimeError) -> str:
     """Return the importer's own sentence from the text of ``error``: the message
     after "Error: ", or the last line of a Python traceback."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    # bpy.ops appends "Location: <ops.py>:<line>", which says nothing about the file.
+    # bpy.ops appends "Location: <ops.py>:<line>", which does not describe the file.
     lines = [line for line in lines if not line.startswith("Location:")]
     if not lines:
         return "no reason given"
@@ -255,7 +255,8 @@ def _finish_import(path, file_format, snapshot, options, asset, report) -> Impor
     objects = created["objects"]
     _check_something_arrived(path, file_format, created, report)
 
-    collection = _collect(objects, created["collections"], options.collection_name or asset.name)
+    name = options.collection_name or asset.name or path.stem
+    collection = _collect(objects, created["collections"], name)
     if options.place_at_cursor:
         _place_roots_at_cursor(objects)
     provenance.tag_objects(objects, asset)

@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def key_stored(platform_id: str) -> bool | None:
-    """Return whether a key is stored for the platform, asking the store once per
-    session and caching the answer; None when the store cannot be asked."""
+    """Return whether a key is stored for the platform, or None when the store
+    cannot be read. The store is read once per session and the answer cached."""
     known = panel_state.key_stored.get(platform_id)
     if known is not None:
         return known
@@ -46,7 +46,7 @@ def store_description() -> str:
 
 
 def save_key(platform_id: str, value: str) -> None:
-    """Store ``value`` as the platform's key; raises ``CredentialStoreError``."""
+    """Store ``value`` as the platform's key. Raises ``CredentialStoreError``."""
     service.credential_store().set(platform_id, Secret(value))
     panel_state.key_stored[platform_id] = True
     panel_state.key_checks.pop(platform_id, None)
@@ -54,7 +54,7 @@ def save_key(platform_id: str, value: str) -> None:
 
 
 def delete_key(platform_id: str) -> None:
-    """Remove the platform's key; raises ``CredentialStoreError``."""
+    """Remove the platform's key. Raises ``CredentialStoreError``."""
     service.credential_store().delete(platform_id)
     panel_state.key_stored[platform_id] = False
     panel_state.key_checks.pop(platform_id, None)

@@ -50,7 +50,7 @@ def get_runner() -> JobRunner:
 
 
 def drain() -> float | None:
-    """Run queued job callbacks and redraw the sidebar; the timer function's body.
+    """Run queued job callbacks and redraw the sidebar (the timer function's body).
 
     Returns the seconds until the next call, as ``bpy.app.timers`` expects. It never
     raises, because Blender removes a timer whose function raised.
@@ -112,7 +112,7 @@ def timer_registered() -> bool:
 def stop() -> bool:
     """Cancel every job, wait for the workers, and remove the timer and handler.
 
-    Called when the add-on is disabled; nothing of Meshport runs afterwards. Returns
+    Called when the add-on is disabled, so nothing of Meshport runs afterwards. Returns
     True when every worker thread has ended within ``STOP_TIMEOUT`` seconds.
     """
     global _runner

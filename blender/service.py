@@ -67,7 +67,7 @@ def credential_store():
 
 def use_credential_store(store) -> None:
     """Replace the process's credential store, for tests with a keyring backend of
-    their own; None goes back to the default on next use."""
+    their own. With None, the next use creates the default store again."""
     global _credential_store
     _credential_store = store
 
@@ -112,19 +112,19 @@ def settings_from_preferences(context=None, *, platform_id: str | None = None) -
 
     Keys come from the keyring only, never from environment variables. With
     ``platform_id`` set, only that platform's key is read, and a keyring failure
-    raises ``CredentialStoreError``; otherwise every key platform's key is read and
-    failures are logged.
+    raises ``CredentialStoreError``. Without it, every key platform's key is read and
+    a failure is logged.
     """
     context = context or bpy.context
     preferences = paths.addon_preferences(context)
     data_dir = user_data_dir()
     download_folder = getattr(preferences, "download_folder", "") if preferences else ""
     key_platforms = key_platform_ids()
-    wanted = key_platforms if platform_id is None else (platform_id,)
+    requested_platforms = key_platforms if platform_id is None else (platform_id,)
     platforms = {}
     for pid in _all_platform_ids():
         key = None
-        if pid in key_platforms and pid in wanted:
+        if pid in key_platforms and pid in requested_platforms:
             key = _stored_key(pid, allow_environment=False, strict=platform_id is not None)
         url = getattr(preferences, f"{pid}_url", "") if preferences else ""
         platforms[pid] = build_platform_settings(pid, url_preference=url, key=key)
@@ -212,7 +212,7 @@ def start_search(
     on_error: MainThreadCallback | None,
     on_progress: MainThreadCallback | None = None,
 ) -> Job:
-    """Search ``platform_id`` on a worker; ``on_done(job, SearchPage)`` runs in
+    """Search ``platform_id`` on a worker. ``on_done(job, SearchPage)`` runs in
     ``runner.drain``. Raises ``OfflineError`` at once when the network is off."""
     require_online(settings, platform_id)
 
@@ -298,7 +298,7 @@ def start_key_check(
     on_done: MainThreadCallback | None,
     on_error: MainThreadCallback | None,
 ) -> Job:
-    """Validate the platform's configured key on a worker; ``on_done(job,
+    """Validate the platform's configured key on a worker, then call ``on_done(job,
     AccountInfo)``. Raises ``OfflineError`` at once when the network is off."""
     require_online(settings, platform_id)
 
@@ -327,8 +327,8 @@ def import_file(
     """Import a local GLB, glTF, FBX or OBJ file, or an archive (zip or tar) holding
     one model at any depth, on the main thread.
 
-    An archive is extracted into a temporary folder under the user data folder that
-    is removed afterwards; the images are packed or copied before that happens.
+    An archive is extracted into a temporary folder under the user data folder. The
+    import packs or copies the images, so the folder is removed afterwards.
     """
     path = Path(path)
     if path.suffix.lower() in MODEL_SUFFIXES:

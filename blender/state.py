@@ -111,7 +111,7 @@ class PanelState:
     def show_results(
         self, platform_id: str, query: SearchQuery, page: SearchPage, *, append: bool
     ) -> None:
-        """Show a page of results; ``append`` adds it below the earlier pages."""
+        """Show a page of results, below the earlier pages when ``append`` is set."""
         if append and platform_id == self.platform_id:
             self.results = self.results + list(page.results)
         else:
@@ -131,7 +131,7 @@ class PanelState:
         self.status_text = text
 
     def show_error(self, error: MeshportError) -> None:
-        """Show a failed job's message; a cancelled job returns to idle instead."""
+        """Show a failed job's message, or return to idle for a cancelled job."""
         self.job_id = None
         self.progress = None
         self.progress_text = ""

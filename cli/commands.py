@@ -290,8 +290,11 @@ def print_status(console: Console, document: dict) -> None:
             rate = record.get("success_rate")
             share = "-" if rate is None else f"{rate:.0%}"
             console.line(f"  requests: {record.get('requests', 0)} (success {share})")
-            if record.get("rate_limit"):
-                console.line(f"  budget:   {record['rate_limit']}")
+            budget = record.get("rate_limit")
+            if isinstance(budget, dict):
+                budget = f"unavailable ({budget.get('error')})"
+            if budget:
+                console.line(f"  budget:   {budget}")
             if record.get("last_error"):
                 last = record["last_error"]
                 console.line(

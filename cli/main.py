@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_request:  # --help prints and exits through argparse
         return int(exit_request.code or 0)
 
+    # NOTE: a signal that arrives while bpy is being imported is lost (seen with bpy
+    # 4.5.15: the command then runs to its end).
     signal.signal(signal.SIGTERM, _interrupt)
     # Until the log file is set up, records have nowhere to go; without a handler,
     # logging would print them, tracebacks included, on standard error.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -32,17 +33,22 @@ def run_sandbox(command_line: CommandLine, console: Console) -> int:
             "or leave it out to use a free one."
         ) from error
 
-    try:
-        state_dir = service.user_data_dir() / "sandbox"
-        console.note(f"preparing the sample library in {state_dir}")
-        library = load_library(state_dir, sample_folder())
-        sandbox.serve_library(server, library)
-        server.start()
-        environment = sandbox.environment(server)
-        _announce(console, command_line.json, server, environment, len(library.models))
-        wait_for_stop_signal()
-    finally:
-        server.stop()
+    # The handlers go in before anything is printed, so a signal sent as soon as the
+    # variables appear still ends the sandbox cleanly.
+    with stop_signals() as stop:
+        try:
+            state_dir = service.user_data_dir() / "sandbox"
+            console.note(f"preparing the sample library in {state_dir}")
+            library = load_library(state_dir, sample_folder())
+            sandbox.serve_library(server, library)
+            server.start()
+            environment = sandbox.environment(server)
+            _announce(console, command_line.json, server, environment, len(library.models))
+            # A timed wait returns to Python regularly, so the signal handler gets to run.
+            while not stop.wait(0.5):
+                pass
+        finally:
+            server.stop()
     console.note("sandbox stopped")
     return 0
 
@@ -80,8 +86,10 @@ def _announce(console: Console, json_mode: bool, server, environment: dict, mode
     )
 
 
-def wait_for_stop_signal() -> None:
-    """Block until SIGINT or SIGTERM arrives, then restore the previous handlers."""
+@contextlib.contextmanager
+def stop_signals():
+    """Turn SIGINT and SIGTERM into setting the yielded event, then restore the
+    previous handlers."""
     stop = threading.Event()
 
     def request_stop(signal_number, frame):
@@ -92,9 +100,7 @@ def wait_for_stop_signal() -> None:
         number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        # A timed wait returns to Python regularly, so the handler gets to run.
-        while not stop.wait(0.5):
-            pass
+        yield stop
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

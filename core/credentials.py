@@ -40,13 +40,20 @@ def _load_backend():
     return backend
 
 
+def _usable(backend):
+    """Return ``backend``, or None for keyring's fail backend (no real store)."""
+    from keyring.backends import fail
+
+    return None if isinstance(backend, fail.Keyring) else backend
+
+
 class CredentialStore:
     """Get, set and delete secrets per entry; memory-only when no backend exists."""
 
     SERVICE = SERVICE
 
     def __init__(self, backend=None):
-        self._backend = backend if backend is not None else _load_backend()
+        self._backend = _usable(backend) if backend is not None else _load_backend()
         self._session_only: dict[str, Secret] = {}
         self._lock = threading.Lock()
 

@@ -170,9 +170,14 @@ class JobRunner:
         self.cancel_all()
         self._executor.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + timeout
-        for thread in list(getattr(self._executor, "_threads", ())):
+        for thread in self.worker_threads():
             thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in getattr(self._executor, "_threads", ()))
+        return not any(thread.is_alive() for thread in self.worker_threads())
+
+    def worker_threads(self) -> list[threading.Thread]:
+        # NOTE: ThreadPoolExecutor keeps its threads in a private set; there is no
+        # public accessor in Python 3.11 to 3.13.
+        return list(getattr(self._executor, "_threads", ()))
 
     def drain(self, max_seconds: float = 0.005) -> int:
         """Run queued callbacks for up to ``max_seconds``; returns how many ran."""

@@ -1,4 +1,4 @@
-"""The add-on's operators; each module lists its classes in ``classes``."""
+"""The add-on's operators. Each module lists its classes in ``classes``."""
 
 from __future__ import annotations
 

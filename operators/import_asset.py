@@ -10,7 +10,7 @@ from ..blender import runtime, service
 from ..blender.importer import ImportResult
 from ..blender.state import DOWNLOADING, IMPORTING, panel_state
 from ..core.errors import MeshportError
-from .common import is_current, on_job_error, on_job_progress, report_failure
+from .common import is_current, job_callbacks, on_job_progress, report_failure
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +21,21 @@ def _import_starting(job, asset) -> None:
         panel_state.show_progress(1.0, f"Importing '{asset.name}'")
 
 
-def _import_done(job, result: ImportResult) -> None:
-    _push_undo_step(f"Meshport: import {result.asset.name}")
-    if not is_current(job):
-        return
+def _show_import(job, result: ImportResult) -> None:
     text = f"Imported '{result.asset.name}' into the collection '{result.collection_name}'."
     if result.warnings:
         text += " " + " ".join(result.warnings)
     panel_state.finish(text)
+
+
+def _after_import(on_done):
+    """Wrap ``on_done`` so every finished import becomes one undo step."""
+
+    def done(job, result: ImportResult) -> None:
+        _push_undo_step(f"Meshport: import {result.asset.name}")
+        on_done(job, result)
+
+    return done
 
 
 def _push_undo_step(message: str) -> None:
@@ -72,20 +79,23 @@ class MESHPORT_OT_import_asset(bpy.types.Operator):
         return True
 
     def execute(self, context):
-        platform_id = self.platform or panel_state.platform_id or context.window_manager.meshport.platform
+        platform_id = (
+            self.platform or panel_state.platform_id or context.window_manager.meshport.platform
+        )
         if not self.asset_id:
             self.report({"ERROR"}, "No asset id was given; choose a search result to import.")
             return {"CANCELLED"}
         try:
             settings = service.settings_from_preferences(context, platform_id=platform_id)
+            on_done, on_error = job_callbacks(settings, platform_id, _show_import)
             job = service.start_import(
                 runtime.get_runner(),
                 settings,
                 platform_id,
                 self.asset_id,
                 import_options=service.import_options_from_preferences(context),
-                on_done=_import_done,
-                on_error=on_job_error,
+                on_done=_after_import(on_done),
+                on_error=on_error,
                 on_progress=on_job_progress,
                 on_import_start=_import_starting,
             )

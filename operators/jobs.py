@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 class MESHPORT_OT_cancel(bpy.types.Operator):
     bl_idname = "meshport.cancel"
     bl_label = "Cancel"
-    bl_description = "Stop the running search or download; nothing partial is kept"
+    bl_description = "Stop the running search or download, keeping nothing partial"
 
     @classmethod
     def poll(cls, context):

@@ -48,7 +48,7 @@ class MESHPORT_OT_set_key(bpy.types.Operator):
     platform: _platform_property()
     key: bpy.props.StringProperty(
         name="API Key",
-        description="Paste the key here; it is stored in the system keyring, not in Blender",
+        description="The key to store in the system keyring (Blender does not save it)",
         subtype="PASSWORD",
         options={"SKIP_SAVE"},
     )
@@ -64,7 +64,7 @@ class MESHPORT_OT_set_key(bpy.types.Operator):
         value = self.key.strip()
         self.key = ""
         if not value:
-            self.report({"ERROR"}, "The key is empty; paste the key and try again.")
+            self.report({"ERROR"}, "The key is empty. Paste the key and try again.")
             return {"CANCELLED"}
         try:
             keys.save_key(self.platform, value)
@@ -122,7 +122,7 @@ class MESHPORT_OT_validate_key(bpy.types.Operator):
         try:
             settings = service.settings_from_preferences(context, platform_id=platform_id)
             if settings.platform(platform_id).key is None:
-                self.report({"ERROR"}, f"No {_label(platform_id)} key is stored; set one first.")
+                self.report({"ERROR"}, f"No {_label(platform_id)} key is stored. Set one first.")
                 return {"CANCELLED"}
             service.start_key_check(
                 runtime.get_runner(),

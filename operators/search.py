@@ -12,33 +12,34 @@ from ..blender import runtime, service
 from ..blender.state import SEARCHING, panel_state
 from ..core.errors import MeshportError
 from ..core.models import SearchQuery
-from .common import is_current, on_job_error, on_job_progress, report_failure
+from .common import job_callbacks, on_job_progress, report_failure
 
 log = logging.getLogger(__name__)
 
 
-def _search_done(platform_id: str, query: SearchQuery, append: bool, job, page) -> None:
-    if is_current(job):
-        panel_state.show_results(platform_id, query, page, append=append)
+def _show_page(platform_id: str, query: SearchQuery, append: bool, job, page) -> None:
+    panel_state.show_results(platform_id, query, page, append=append)
 
 
 def start_search(operator, context, platform_id: str, query: SearchQuery, *, append: bool):
-    """Start the search job and show it in the sidebar; returns the operator result."""
+    """Start the search job, show it in the sidebar and return the operator result."""
     try:
         settings = service.settings_from_preferences(context, platform_id=platform_id)
+        show_page = functools.partial(_show_page, platform_id, query, append)
+        on_done, on_error = job_callbacks(settings, platform_id, show_page)
         job = service.start_search(
             runtime.get_runner(),
             settings,
             platform_id,
             query,
-            on_done=functools.partial(_search_done, platform_id, query, append),
-            on_error=on_job_error,
+            on_done=on_done,
+            on_error=on_error,
             on_progress=on_job_progress,
         )
     except MeshportError as error:
         return report_failure(operator, error)
-    what = f"'{query.text}'" if query.text else "everything"
-    panel_state.start(SEARCHING, job.job_id, f"Searching for {what}")
+    searched_for = f"'{query.text}'" if query.text else "everything"
+    panel_state.start(SEARCHING, job.job_id, f"Searching for {searched_for}")
     return {"FINISHED"}
 
 

@@ -40,11 +40,11 @@ def platform_items(_self=None, _context=None) -> list[tuple[str, str, str]]:
 
 def _describe(client, label: str) -> str:
     if client is None:
-        return f"{label} (its client could not be loaded; see the system console)"
+        return f"{label} (its client could not be loaded, see the system console)"
     if client.needs_key:
-        return f"Search {label}; downloading needs an API key"
+        return f"Search {label}. Downloading needs an API key"
     if client.platform_id == "local":
-        return "Search a folder of GLB, glTF, FBX and OBJ files; works offline"
+        return "Search a folder of GLB, glTF, FBX and OBJ files, also offline"
     return f"Search and download from {label}"
 
 
@@ -56,7 +56,7 @@ class MeshportSearchProperties(bpy.types.PropertyGroup):
     )
     query: bpy.props.StringProperty(
         name="Search",
-        description="Words to search for; empty lists everything",
+        description="Words to search for. Empty lists everything",
     )
 
 

@@ -33,7 +33,7 @@ def draw_platform_notices(layout, platform_id: str, client, characters: int) -> 
     if client is None:
         draw_wrapped(
             layout,
-            f"The {platform_id} client could not be loaded; the system console has the details.",
+            f"The {platform_id} client could not be loaded. The system console has the details.",
             characters,
             icon="ERROR",
         )
@@ -63,7 +63,7 @@ def draw_offline_notice(layout, characters: int) -> None:
     box = layout.box()
     draw_wrapped(
         box,
-        "Online access is off, so Meshport sends no requests. Turn on \"Allow Online "
+        'Online access is off, so Meshport sends no requests. Turn on "Allow Online '
         'Access" in Preferences > System to search and download. The Local library '
         "works offline.",
         characters,

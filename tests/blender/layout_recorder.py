@@ -110,8 +110,9 @@ def _check_values(function, arguments: dict) -> None:
             continue
         allowed = {item.identifier for item in parameter.enum_items}
         if value not in allowed:
-            raise TypeError(f"UILayout.{function.identifier}: {value!r} is not a valid "
-                            f"{parameter.identifier}")
+            raise TypeError(
+                f"UILayout.{function.identifier}: {value!r} is not a valid {parameter.identifier}"
+            )
     if function.identifier == "prop":
         data, name = arguments["data"], arguments["property"]
         if name not in data.bl_rna.properties:

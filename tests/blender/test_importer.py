@@ -189,7 +189,7 @@ def test_import_writes_credits_line(empty_scene, sample_assets):
 
     expected = (
         '"Fox" by PixelMannen (Sketchfab, https://sketchfab.com/3d-models/'
-        'fox-0123456789abcdef0123456789abcdef), licence: CC Attribution'
+        "fox-0123456789abcdef0123456789abcdef), licence: CC Attribution"
     )
     assert result.credits_line == expected
     assert bpy.data.texts[CREDITS_TEXT_NAME].as_string() == expected + "\n"
@@ -335,7 +335,9 @@ def test_copy_mode_writes_embedded_images_too(empty_scene, sample_assets, tmp_pa
     blend = tmp_path / "scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
 
-    result = importer.import_model(sample_assets / "glb" / "Fox.glb", ImportOptions(pack_images=False))
+    result = importer.import_model(
+        sample_assets / "glb" / "Fox.glb", ImportOptions(pack_images=False)
+    )
 
     (name,) = result.images
     image = bpy.data.images[name]
@@ -344,7 +346,9 @@ def test_copy_mode_writes_embedded_images_too(empty_scene, sample_assets, tmp_pa
 
 
 def test_copy_mode_packs_when_blend_is_unsaved(empty_scene, sample_assets):
-    result = importer.import_model(sample_assets / "glb" / "Fox.glb", ImportOptions(pack_images=False))
+    result = importer.import_model(
+        sample_assets / "glb" / "Fox.glb", ImportOptions(pack_images=False)
+    )
 
     (name,) = result.images
     assert bpy.data.images[name].packed_file is not None
@@ -352,7 +356,9 @@ def test_copy_mode_packs_when_blend_is_unsaved(empty_scene, sample_assets):
 
 
 def test_saved_blend_holds_no_download_path(empty_scene, sample_assets, tmp_path):
-    downloads = writable_copy(sample_assets / "gltf" / "Fox" / "Fox.gltf", tmp_path / "cache-folder")
+    downloads = writable_copy(
+        sample_assets / "gltf" / "Fox" / "Fox.gltf", tmp_path / "cache-folder"
+    )
     importer.import_model(downloads, asset=SKETCHFAB_FOX)
     blend = tmp_path / "saved.blend"
 
@@ -416,7 +422,9 @@ def test_importer_options_exist_in_blender_4_2():
         [str(python), "-c", script], capture_output=True, text=True, timeout=300, check=True
     ).stdout
     version = next(line for line in output.splitlines() if line.startswith("VERSION"))
-    properties = json.loads(next(line for line in output.splitlines() if line.startswith("PROPS"))[6:])
+    properties = json.loads(
+        next(line for line in output.splitlines() if line.startswith("PROPS"))[6:]
+    )
 
     assert version.split()[1].startswith("4.2")
     for (module, name), options in importer.IMPORTERS.values():

@@ -34,7 +34,9 @@ SECRET_KEY = "mp-operator-test-key-4f1d9a7c2b"
 
 @pytest.fixture(scope="module")
 def library_assets():
-    require((SAMPLE_ASSETS / "MANIFEST.md").is_file(), f"sample assets not found in {SAMPLE_ASSETS}")
+    require(
+        (SAMPLE_ASSETS / "MANIFEST.md").is_file(), f"sample assets not found in {SAMPLE_ASSETS}"
+    )
     return SAMPLE_ASSETS
 
 
@@ -276,3 +278,16 @@ def test_key_reaches_neither_userpref_nor_blend(sidebar, session_keys, user_reso
     assert any(path.name == "userpref.blend" for path in written)
     for path in written:
         assert SECRET_KEY.encode() not in path.read_bytes(), f"the key is in {path}"
+
+
+def test_search_shows_remaining_request_budget(sidebar, servers, online_access):
+    sidebar.platform = "polyhaven"
+    bpy.ops.meshport.search()
+    finish_current_job()
+
+    runner = runtime.get_runner()
+    for job in [job for job in runner.jobs if "request budget" in job.label]:
+        runner.wait(job, timeout=JOB_TIMEOUT)
+
+    assert panel_state.rate_limit_text.startswith("Poly Haven: ")
+    assert "requests left per hour" in panel_state.rate_limit_text

@@ -81,7 +81,7 @@ PLATFORMS = ("sketchfab", "polyhaven", "local")
 
 @pytest.fixture
 def sidebar_state(addon):
-    """Mark the Sketchfab key as not stored (so drawing asks no keyring), and reset
+    """Mark the Sketchfab key as not stored, so drawing reads no keyring, and reset
     the sidebar state and the platform choice after the test."""
     window_manager = bpy.context.window_manager
     before = window_manager.meshport.platform
@@ -101,7 +101,9 @@ def draw(panel_class, region_width: int = 300):
 @pytest.mark.parametrize("platform_id", PLATFORMS)
 @pytest.mark.parametrize("state_name", sorted(STATES))
 @pytest.mark.parametrize("panel_class", PANELS, ids=lambda cls: cls.__name__)
-def test_panel_draws_in_every_state(sidebar_state, offline_access, panel_class, state_name, platform_id):
+def test_panel_draws_in_every_state(
+    sidebar_state, offline_access, panel_class, state_name, platform_id
+):
     bpy.context.window_manager.meshport.platform = platform_id
     STATES[state_name]()
 

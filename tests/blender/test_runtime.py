@@ -166,7 +166,9 @@ def test_drain_survives_failing_callback(fresh_runtime):
     def broken_callback(job, result):
         raise ValueError("a bug in a callback")
 
-    job = runtime.get_runner().submit("job with broken callback", lambda c: 1, on_done=broken_callback)
+    job = runtime.get_runner().submit(
+        "job with broken callback", lambda c: 1, on_done=broken_callback
+    )
     drain_until(lambda: job.finished)
 
     assert job.state == "failed"

@@ -51,7 +51,9 @@ def polyhaven_server(sample_assets_folder):
 def sample_assets_folder():
     from support import SAMPLE_ASSETS, require
 
-    require((SAMPLE_ASSETS / "MANIFEST.md").is_file(), f"sample assets not found in {SAMPLE_ASSETS}")
+    require(
+        (SAMPLE_ASSETS / "MANIFEST.md").is_file(), f"sample assets not found in {SAMPLE_ASSETS}"
+    )
     return SAMPLE_ASSETS
 
 
@@ -102,7 +104,12 @@ class Outcome:
 def run_search(runner, settings, platform_id, text):
     outcome = Outcome()
     job = service.start_search(
-        runner, settings, platform_id, SearchQuery(text), on_done=outcome.done, on_error=outcome.failed
+        runner,
+        settings,
+        platform_id,
+        SearchQuery(text),
+        on_done=outcome.done,
+        on_error=outcome.failed,
     )
     runner.wait(job, timeout=JOB_TIMEOUT)
     assert outcome.error is None, outcome.error
@@ -181,8 +188,8 @@ def test_meshopt_model_fails_and_keeps_download(empty_scene, runner, settings):
     assert isinstance(outcome.error, UnsupportedFileError)
     assert "EXT_meshopt_compression" in outcome.error.message
     assert len(bpy.data.objects) == 0
-    kept = list(Path(settings.download_dir).rglob("*.glb"))
-    assert len(kept) == 1
+    kept_files = list(Path(settings.download_dir).rglob("*.glb"))
+    assert len(kept_files) == 1
 
 
 def test_polyhaven_gltf_import(empty_scene, runner, settings):
@@ -220,7 +227,9 @@ def test_offline_search_sends_nothing(empty_scene, runner, settings, sketchfab):
     offline = replace(settings, online_access=False)
 
     with pytest.raises(OfflineError):
-        service.start_search(runner, offline, "sketchfab", SearchQuery("fox"), on_done=None, on_error=None)
+        service.start_search(
+            runner, offline, "sketchfab", SearchQuery("fox"), on_done=None, on_error=None
+        )
 
     assert sketchfab.requests_seen == []
 
@@ -268,7 +277,9 @@ def test_cancel_after_download_imports_nothing(empty_scene, runner, settings):
 
 def test_key_check_returns_account(runner, settings):
     outcome = Outcome()
-    job = service.start_key_check(runner, settings, "sketchfab", on_done=outcome.done, on_error=outcome.failed)
+    job = service.start_key_check(
+        runner, settings, "sketchfab", on_done=outcome.done, on_error=outcome.failed
+    )
     runner.wait(job, timeout=JOB_TIMEOUT)
 
     assert outcome.result.username == "meshport-tester"
@@ -276,7 +287,9 @@ def test_key_check_returns_account(runner, settings):
 
 def check_key(runner, settings) -> MeshportError:
     outcome = Outcome()
-    job = service.start_key_check(runner, settings, "sketchfab", on_done=outcome.done, on_error=outcome.failed)
+    job = service.start_key_check(
+        runner, settings, "sketchfab", on_done=outcome.done, on_error=outcome.failed
+    )
     runner.wait(job, timeout=JOB_TIMEOUT)
     assert outcome.error is not None
     return outcome.error

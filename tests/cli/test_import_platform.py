@@ -60,7 +60,7 @@ def test_import_json_lists_credits(meshport, sandbox_env, tmp_path):
     assert run.returncode == 0, run.stderr
     credits = run.json()["credits"]
     assert len(credits) == 1
-    assert credits[0].startswith('"Painted Crate" by Meshport sandbox (sketchfab, ')
+    assert credits[0].startswith('"Painted Crate" by Meshport sandbox (Sketchfab, ')
     assert credits[0].endswith("licence: CC0 Public Domain")
 
 
@@ -280,3 +280,46 @@ def test_import_keeps_state_under_user_folder(meshport, sandbox_env, tmp_path):
     log_files = list(meshport.user_dir.rglob("meshport.log"))
     assert len(log_files) == 1
     assert sorted(path.name for path in tmp_path.iterdir()) == ["blender-user", "c.blend", "tmp"]
+
+
+@pytest.fixture
+def fake_polyhaven(sample_assets):
+    from fakes.polyhaven import FakePolyHaven
+    from fakes.polyhaven import sample_library as polyhaven_library
+
+    with FakePolyHaven(polyhaven_library(sample_assets)) as server:
+        yield server
+
+
+def test_import_fake_polyhaven_fox(meshport, fake_polyhaven, tmp_path):
+    run = meshport.run(
+        "import",
+        "polyhaven:fox",
+        "--out",
+        str(tmp_path / "fox.blend"),
+        "--json",
+        env={"MESHPORT_POLYHAVEN_URL": fake_polyhaven.url},
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert run.json()["armatures"]
+    assert run.json()["images"]
+    assert fake_polyhaven.requests_to("/dl/fox/gltf/1k/")
+
+
+def test_md5_mismatch_writes_no_file(meshport, fake_polyhaven, tmp_path):
+    fake_polyhaven.announce_wrong_md5("fox", "fox.bin")
+    out = tmp_path / "fox.blend"
+
+    run = meshport.run(
+        "import",
+        "polyhaven:fox",
+        "--out",
+        str(out),
+        "--json",
+        env={"MESHPORT_POLYHAVEN_URL": fake_polyhaven.url},
+    )
+
+    assert run.returncode == 1
+    assert "md5 mismatch" in run.json()["error"]["message"]
+    assert not out.exists()

@@ -49,7 +49,8 @@ def test_cancel_wakes_a_waiting_job():
 def test_shutdown_leaves_no_worker_thread():
     runner = JobRunner(max_workers=2)
     job = runner.submit("sleeper", lambda ctx: ctx.wait(60))
+    assert runner.worker_threads()
     runner.shutdown(timeout=2)
-    alive = [t.name for t in threading.enumerate() if t.name.startswith("meshport")]
+    alive = [thread.name for thread in runner.worker_threads() if thread.is_alive()]
     assert alive == []
     assert job.context.cancelled

@@ -1,4 +1,4 @@
-"""What the command line prints: text for people, one JSON document with ``--json``.
+"""The command line's output: text for people, one JSON document with ``--json``.
 
 ``Console`` owns the process's real standard output. Blender and its importers
 print progress to file descriptor 1, from C and from Python.

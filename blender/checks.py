@@ -1,5 +1,5 @@
-"""Checks before an import: ``core.inspect`` with what only the running Blender knows
-(the glTF extensions its importer supports, whether its Draco library is present)."""
+"""Checks before an import: ``core.inspect``, given facts only the running Blender can
+report (the glTF extensions its importer supports, whether its Draco library exists)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """API keys as the preferences and the sidebar see them: stored or not, and where.
 
 The key itself goes straight from the operator that receives it to the credential
-store (the system keyring, or memory for this session when there is none); it is
+store: the system keyring, or memory for this session when there is none. It is
 never kept in a Blender property that is saved.
 """
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def key_stored(platform_id: str) -> bool | None:
     """Return whether a key is stored for the platform, or None when the store
-    cannot be read. The store is read once per session and the answer cached."""
+    cannot be read. The store is read once per session and the result cached."""
     known = panel_state.key_stored.get(platform_id)
     if known is not None:
         return known

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 BASE_PACKAGE = __package__.rpartition(".")[0]
 EXTENSION_ID = BASE_PACKAGE.rpartition(".")[2]
 
-# Where Blender keeps an extension's user data in its default user repository,
+# The folder of an extension's user data in Blender's default user repository,
 # relative to the EXTENSIONS user resource folder.
 DEFAULT_REPOSITORY_DATA = f".user/user_default/{EXTENSION_ID}"
 

@@ -1,5 +1,5 @@
-"""Where an imported asset came from: custom properties on its objects and a line in
-the "Meshport Credits" text block."""
+"""Provenance of imported assets: custom properties on their objects and one line
+each in the "Meshport Credits" text block."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import sys
 
 import bpy
 
+from ..core.errors import MeshportError
 from ..core.jobs import JobRunner
 from .state import panel_state
 
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 # Seconds between two timer calls while a job runs, and while none does.
 BUSY_INTERVAL = 0.1
 IDLE_INTERVAL = 0.5
-# Longest time one timer call spends running callbacks, in seconds.
+# Maximum time one timer call spends running callbacks, in seconds. A callback that
+# is already running (such as an import) finishes even past it.
 DRAIN_BUDGET = 0.005
 # How long ``stop`` waits for worker threads to end, in seconds.
 STOP_TIMEOUT = 5.0
@@ -52,14 +54,16 @@ def get_runner() -> JobRunner:
 def drain() -> float | None:
     """Run queued job callbacks and redraw the sidebar (the timer function's body).
 
-    Returns the seconds until the next call, as ``bpy.app.timers`` expects. It never
-    raises, because Blender removes a timer whose function raised.
+    Returns the seconds until the next call, as ``bpy.app.timers`` expects. Every
+    exception is caught and logged, because Blender removes a timer whose function
+    raised.
     """
     runner = _runner
     if runner is None:
         return IDLE_INTERVAL
     try:
         handled = runner.drain(max_seconds=DRAIN_BUDGET)
+        release_finished_job(runner)
         busy = bool(runner.active_jobs())
         if handled or busy:
             tag_sidebar_redraw()
@@ -67,6 +71,22 @@ def drain() -> float | None:
         log.exception("draining the Meshport job queue failed")
         return IDLE_INTERVAL
     return BUSY_INTERVAL if busy else IDLE_INTERVAL
+
+
+def release_finished_job(runner: JobRunner) -> None:
+    """Leave the busy phase when the sidebar's job ended without a callback reaching
+    the sidebar (a callback that crashed), so the operators become usable again."""
+    job_id = panel_state.job_id
+    if job_id is None or not panel_state.busy:
+        return
+    job = next((job for job in runner.jobs if job.job_id == job_id), None)
+    if job is None or not job.finished:
+        return
+    log.warning("job %s ended as %s without updating the sidebar", job.label, job.state)
+    if job.state == "done":
+        panel_state.finish()
+    else:
+        panel_state.show_error(job.error or MeshportError(f"{job.label} failed."))
 
 
 def tag_sidebar_redraw() -> None:
@@ -88,8 +108,8 @@ def tag_sidebar_redraw() -> None:
 
 @bpy.app.handlers.persistent
 def cancel_jobs_before_load(*_args) -> None:
-    """Cancel every job before another .blend loads: a finished download must not be
-    imported into a file the artist did not start it from."""
+    """Cancel every job before another .blend loads, because a finished download
+    must not be imported into a file the artist did not start it from."""
     if _runner is not None:
         for job in _runner.active_jobs():
             log.info("cancelling job %s because another file is loading", job.label)

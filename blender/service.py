@@ -2,7 +2,7 @@
 download and import, key checks.
 
 Settings are read on the main thread and handed to workers. Workers do network and
-file work only; the import runs on the main thread inside ``JobRunner.drain``.
+file work only, and the import runs on the main thread inside ``JobRunner.drain``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from ..core.config import (
     build_platform_settings,
     resolve_local_dir,
 )
-from ..core.errors import CredentialStoreError, JobCancelledError, OfflineError
+from ..core.errors import (
+    CredentialStoreError,
+    ImportFailedError,
+    JobCancelledError,
+    MeshportError,
+    OfflineError,
+)
 from ..core.formats import MODEL_SUFFIXES, detect_kind
 from ..core.jobs import Job, JobContext, JobRunner, MainThreadCallback
 from ..core.models import (
@@ -118,27 +124,32 @@ def settings_from_preferences(context=None, *, platform_id: str | None = None) -
     context = context or bpy.context
     preferences = paths.addon_preferences(context)
     data_dir = user_data_dir()
-    download_folder = getattr(preferences, "download_folder", "") if preferences else ""
     key_platforms = key_platform_ids()
     requested_platforms = key_platforms if platform_id is None else (platform_id,)
     platforms = {}
-    for pid in _all_platform_ids():
+    for listed_id in _all_platform_ids():
         key = None
-        if pid in key_platforms and pid in requested_platforms:
-            key = _stored_key(pid, allow_environment=False, strict=platform_id is not None)
-        url = getattr(preferences, f"{pid}_url", "") if preferences else ""
-        platforms[pid] = build_platform_settings(pid, url_preference=url, key=key)
-    local_folder = getattr(preferences, "local_folder", "") if preferences else ""
+        if listed_id in key_platforms and listed_id in requested_platforms:
+            key = _stored_key(listed_id, allow_environment=False, strict=platform_id is not None)
+        url = _preference(preferences, f"{listed_id}_url")
+        platforms[listed_id] = build_platform_settings(listed_id, url_preference=url, key=key)
+    download_folder = _preference(preferences, "download_folder")
+    download_dir = data_dir / "downloads"
+    if download_folder:
+        download_dir = Path(bpy.path.abspath(download_folder))
     return Settings(
         data_dir=data_dir,
-        download_dir=Path(bpy.path.abspath(download_folder))
-        if download_folder
-        else data_dir / "downloads",
+        download_dir=download_dir,
         online_access=bool(bpy.app.online_access),
         platforms=platforms,
-        local_dir=resolve_local_dir(local_folder),
+        local_dir=resolve_local_dir(_preference(preferences, "local_folder")),
         pack_images=import_options_from_preferences(context).pack_images,
     )
+
+
+def _preference(preferences, name: str, default: str = "") -> str:
+    """Return a preference, or ``default`` when the add-on is not enabled."""
+    return getattr(preferences, name, default) if preferences is not None else default
 
 
 def settings_for_command_line(*, offline: bool) -> Settings:
@@ -148,11 +159,11 @@ def settings_for_command_line(*, offline: bool) -> Settings:
     data_dir = user_data_dir()
     key_platforms = key_platform_ids()
     platforms = {}
-    for pid in _all_platform_ids():
-        key = (
-            _stored_key(pid, allow_environment=True, strict=False) if pid in key_platforms else None
-        )
-        platforms[pid] = build_platform_settings(pid, key=key)
+    for platform_id in _all_platform_ids():
+        key = None
+        if platform_id in key_platforms:
+            key = _stored_key(platform_id, allow_environment=True, strict=False)
+        platforms[platform_id] = build_platform_settings(platform_id, key=key)
     return Settings(
         data_dir=data_dir,
         download_dir=data_dir / "downloads",
@@ -164,7 +175,7 @@ def settings_for_command_line(*, offline: bool) -> Settings:
 
 def import_options_from_preferences(context=None) -> ImportOptions:
     preferences = paths.addon_preferences(context or bpy.context)
-    storage = getattr(preferences, "image_storage", "PACK") if preferences else "PACK"
+    storage = _preference(preferences, "image_storage", "PACK")
     return ImportOptions(pack_images=storage != "COPY")
 
 
@@ -186,7 +197,7 @@ def require_online(settings: Settings, platform_id: str) -> None:
         return
     label = platform_label(platform_id)
     if paths.addon_preferences() is None:
-        # Not enabled in Blender's preferences: this is the command line.
+        # The add-on is not enabled in Blender's preferences, so this is the command line.
         hint = "Run the command without --offline to allow it."
     else:
         hint = (
@@ -250,7 +261,7 @@ def start_import(
     """Download an asset on a worker, then import it on the main thread.
 
     The worker fetches the asset's record and files into
-    ``settings.download_dir/<platform>/``; ``runner.drain`` then imports the model
+    ``settings.download_dir/<platform>/``. Then ``runner.drain`` imports the model
     and calls ``on_done(job, ImportResult)``. ``on_import_start(job, asset)`` runs
     just before the import. A job cancelled after its download finished imports
     nothing. Raises ``OfflineError`` at once when the network is off.
@@ -273,9 +284,19 @@ def start_import(
             raise JobCancelledError(f"{job.label}: cancelled before the import.")
         if on_import_start is not None:
             on_import_start(job, downloaded.asset)
-        result = import_model(
-            downloaded.model_path, import_options, downloaded.asset, root=downloaded.folder
-        )
+        try:
+            result = import_model(
+                downloaded.model_path, import_options, downloaded.asset, root=downloaded.folder
+            )
+        except MeshportError:
+            raise
+        except Exception as error:
+            # JobRunner passes only MeshportError to on_error, so a bug must become one.
+            log.exception("import of %s crashed", downloaded.model_path)
+            raise ImportFailedError(
+                f"{downloaded.model_path.name}: the import failed unexpectedly "
+                f"({type(error).__name__}). The Meshport log has the details."
+            ) from error
         if on_done is not None:
             on_done(job, result)
 
@@ -324,8 +345,8 @@ def start_key_check(
 def import_file(
     path: Path, import_options: ImportOptions = ImportOptions(), asset: Asset | None = None
 ) -> ImportResult:
-    """Import a local GLB, glTF, FBX or OBJ file, or an archive (zip or tar) holding
-    one model at any depth, on the main thread.
+    """Import a local GLB, glTF, FBX or OBJ file, or an archive (zip or tar) that
+    contains one model at any depth, on the main thread.
 
     An archive is extracted into a temporary folder under the user data folder. The
     import packs or copies the images, so the folder is removed afterwards.

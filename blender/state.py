@@ -1,4 +1,4 @@
-"""What the sidebar shows: the phase of the current job, results, progress and errors.
+"""The sidebar's state: the phase of the current job, results, progress and errors.
 
 Plain Python with no ``bpy``: operators and job callbacks change the state on the
 main thread, and the panels read it when Blender redraws them.
@@ -72,8 +72,8 @@ def key_check_failed(error: MeshportError) -> KeyCheck:
 
 @dataclass
 class PanelState:
-    """The sidebar's state. ``key_stored`` caches whether the keyring holds a key per
-    platform, so drawing never calls the keyring."""
+    """The sidebar's state. ``key_stored`` caches whether the keyring contains a key
+    per platform, so drawing calls the keyring once per platform at most."""
 
     phase: str = IDLE
     job_id: int | None = None

@@ -64,6 +64,8 @@ class Settings:
     # A studio's shared Redis (redis://host:6379/0): when set, the response cache and
     # the rate budgets live there instead of in SQLite under data_dir.
     redis_url: str | None = field(default=None, repr=False)
+    # A CA file or folder, or "system"; None uses requests' bundle. MESHPORT_CA_BUNDLE wins.
+    ca_bundle: str | None = None
 
     def platform(self, platform_id: str) -> PlatformSettings:
         try:

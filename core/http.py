@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from . import audit, errors, response_cache
+from . import audit, deprecation, errors, response_cache, tls
 from .config import PlatformSettings, Settings
 from .ratelimit import (
     BudgetWait,
@@ -174,6 +174,8 @@ class PlatformHttp:
         adapter = RateLimitedAdapter(RateGate(platform, settings, clock), pool_maxsize=16)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        self.trust = tls.apply_to_session(self.session, tls.choose_trust(settings.ca_bundle))
+        self.session.hooks["response"].append(deprecation.response_hook(self.platform_id))
         self._key = platform.key
         if platform.key and auth_scheme:
             host = urlsplit(self.base_url).netloc
@@ -218,6 +220,9 @@ class PlatformHttp:
         self._require_online()
         url = self.url(path_or_url)
         kwargs.setdefault("timeout", self.timeout)
+        # requests lets REQUESTS_CA_BUNDLE override session.verify unless it is
+        # passed per request.
+        kwargs.setdefault("verify", self.trust.verify)
         # None leaves the session's default, which caches nothing.
         kwargs["expire_after"] = response_cache.expire_after(method, url, params, stream, cache_ttl)
         send_options = dict(
@@ -338,9 +343,19 @@ class PlatformHttp:
         )
 
     def _mapped_error(self, response, error_messages) -> errors.MeshportError:
-        mapped = error_for_response(
-            response, self.label, self.platform_id, error_messages, now=self._clock()
-        )
+        mapped = None
+        if response.status_code in (401, 407):
+            # Expired keys and proxy authentication get their own messages; a plain
+            # 401 keeps the platform's wording.
+            mapped = tls.classify_response(
+                response, label=self.label, platform_id=self.platform_id, now=self._clock()
+            )
+            if type(mapped) is errors.AuthenticationError:
+                mapped = None
+        if mapped is None:
+            mapped = error_for_response(
+                response, self.label, self.platform_id, error_messages, now=self._clock()
+            )
         response.close()
         return mapped
 
@@ -412,28 +427,7 @@ class PlatformHttp:
         return wait
 
     def _network_error(self, error: requests.RequestException, url: str) -> errors.MeshportError:
-        host = urlsplit(url).netloc
-        if isinstance(error, requests.exceptions.SSLError):
-            return errors.NetworkError(
-                f"{self.label}: the TLS certificate of {host} could not be verified. "
-                "Check the system clock and any proxy that inspects HTTPS.",
-                platform=self.platform_id,
-            )
-        if isinstance(error, requests.exceptions.ProxyError):
-            return errors.NetworkError(
-                f"{self.label}: the proxy refused the connection to {host}. Check HTTPS_PROXY.",
-                platform=self.platform_id,
-            )
-        if isinstance(error, requests.Timeout):
-            return errors.NetworkError(
-                f"{self.label}: {host} did not answer in time. Check the connection and try again.",
-                platform=self.platform_id,
-            )
-        return errors.NetworkError(
-            f"{self.label}: cannot reach {host} ({type(error).__name__}). Check the "
-            "connection and try again.",
-            platform=self.platform_id,
-        )
+        return tls.classify_exception(error, label=self.label, platform_id=self.platform_id)
 
 
 class _SleepAdvancedClock:

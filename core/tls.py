@@ -170,7 +170,7 @@ def classify_exception(
         return _tls_error(error, host, label, platform_id)
     if isinstance(error, requests.Timeout):
         return errors.NetworkError(
-            f"{label}: {host} did not respond in time, so the network or the platform is "
+            f"{label}: {host} did not answer in time, so the network or the platform is "
             "unreachable. Check the connection and try again.",
             platform=platform_id,
         )

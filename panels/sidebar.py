@@ -23,8 +23,8 @@ def draw_wrapped(layout, text: str, characters: int, icon: str = "NONE") -> None
 
 
 def is_offline(platform_id: str) -> bool:
-    needs_network = service.needs_network(platform_id)
-    return panel_state.phase == OFFLINE or (needs_network and not bpy.app.online_access)
+    """Return whether the platform needs the network while online access is off."""
+    return service.needs_network(platform_id) and not bpy.app.online_access
 
 
 def draw_platform_notices(layout, platform_id: str, client, characters: int) -> None:
@@ -73,7 +73,7 @@ def draw_offline_notice(layout, characters: int) -> None:
     operator.section = "SYSTEM"
 
 
-def draw_job(layout, characters: int) -> None:
+def draw_job(layout, characters: int, offline_notice_shown: bool) -> None:
     """Draw the progress bar and Cancel while a job runs, else the last status."""
     if panel_state.phase in BUSY_PHASES:
         row = layout.row(align=True)
@@ -85,7 +85,9 @@ def draw_job(layout, characters: int) -> None:
         row.operator("meshport.cancel", text="", icon="CANCEL")
     elif panel_state.status_text:
         draw_wrapped(layout, panel_state.status_text, characters, icon="INFO")
-    if panel_state.last_error:
+    # The offline notice, when shown, already explains an offline failure.
+    explained = offline_notice_shown and panel_state.phase == OFFLINE
+    if panel_state.last_error and not explained:
         box = layout.box()
         box.alert = True
         draw_wrapped(box, panel_state.last_error, characters, icon="ERROR")
@@ -109,13 +111,14 @@ class MESHPORT_PT_sidebar(bpy.types.Panel):
 
         layout.prop(properties, "platform", text="")
         draw_platform_notices(layout, platform_id, platform_class(platform_id), characters)
-        if is_offline(platform_id):
+        offline = is_offline(platform_id)
+        if offline:
             draw_offline_notice(layout, characters)
 
         row = layout.row(align=True)
         row.prop(properties, "query", text="", icon="VIEWZOOM")
         row.operator("meshport.search", text="", icon="VIEWZOOM")
-        draw_job(layout, characters)
+        draw_job(layout, characters, offline)
 
 
 def draw_result(layout, asset, characters: int) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import textwrap
 
-# Approximate width of one character of the interface font at 1.0 scale, in pixels.
+# Estimates at interface scale 1.0, in pixels, from screenshots of Blender 4.3's
+# sidebar: the average width of one character of the interface font, and the room
+# an icon and a box's padding take from a line.
 CHARACTER_WIDTH = 7
-DEFAULT_LINE_CHARACTERS = 40
-MIN_LINE_CHARACTERS = 20
+LINE_MARGIN = 48
+DEFAULT_LINE_CHARACTERS = 30
+MIN_LINE_CHARACTERS = 16
 
 
 def format_size(size: int | None) -> str:
@@ -29,12 +32,17 @@ def format_faces(count: int | None) -> str:
 
 
 def line_characters(context) -> int:
-    """Return how many characters fit on one line of the region being drawn."""
+    """Return about how many characters fit on one line of the region being drawn."""
     region = getattr(context, "region", None)
     width = getattr(region, "width", 0) or 0
     if width <= 0:
         return DEFAULT_LINE_CHARACTERS
-    return max(MIN_LINE_CHARACTERS, width // CHARACTER_WIDTH)
+    preferences = getattr(context, "preferences", None)
+    # The effective scale (user setting times display density); 0 without a window.
+    scale = preferences.system.ui_scale if preferences is not None else 0.0
+    scale = scale if scale > 0 else 1.0
+    characters = (width - LINE_MARGIN * scale) / (CHARACTER_WIDTH * scale)
+    return max(MIN_LINE_CHARACTERS, int(characters))
 
 
 def wrap(text: str, characters: int) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..core import policy
 from ..core.config import Settings
 from ..core.errors import ConfigurationError
 from .base import PlatformClient
@@ -35,4 +36,8 @@ def client_class(platform_id: str) -> type[PlatformClient]:
 
 
 def create_client(platform_id: str, settings: Settings) -> PlatformClient:
-    return client_class(platform_id)(settings)
+    """Return a client for ``platform_id``; raises ``PolicyError`` when the studio
+    policy does not allow the platform for this user."""
+    cls = client_class(platform_id)
+    policy.check_platform(platform_id)
+    return cls(settings)

@@ -160,7 +160,7 @@ def test_silent_server_gives_timeout_message():
         failure = _failure(tls.new_session("Meshport-test"), server.url + "/slow", timeout=0.2)
 
     assert type(failure) is errors.NetworkError
-    assert "did not respond in time" in failure.message
+    assert "did not answer in time" in failure.message
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,6 @@ def addon():
     """Register Meshport once, enabled in Blender's preferences as "meshport" so that
     its preferences resolve; unregister at the end of the session."""
     import bpy
-
     import meshport
 
     if "meshport" not in bpy.context.preferences.addons:
@@ -87,7 +86,7 @@ def preferences(addon):
     import bpy
 
     prefs = bpy.context.preferences.addons["meshport"].preferences
-    names = [name for name in prefs.bl_rna.properties.keys() if name != "rna_type"]
+    names = [prop.identifier for prop in prefs.bl_rna.properties if prop.identifier != "rna_type"]
     before = {name: getattr(prefs, name) for name in names}
     yield prefs
     for name, value in before.items():
@@ -99,7 +98,6 @@ def session_keys(addon):
     """A credential store without a keyring backend, which keeps keys in memory for
     the session, installed as the add-on's store for one test."""
     from keyring.backends import fail
-
     from meshport.blender import service
     from meshport.blender.state import panel_state
     from support import require

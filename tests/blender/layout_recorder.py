@@ -127,9 +127,9 @@ def _result(function, call: Call, recording: Recording):
     if call.operator is not None:
         return call.operator
     outputs = [parameter for parameter in function.parameters if parameter.is_output]
-    if outputs and getattr(outputs[0], "fixed_type", None) is not None:
-        if outputs[0].fixed_type.identifier == "UILayout":
-            return LayoutRecorder(recording)
+    output_type = getattr(outputs[0], "fixed_type", None) if outputs else None
+    if output_type is not None and output_type.identifier == "UILayout":
+        return LayoutRecorder(recording)
     return None
 
 

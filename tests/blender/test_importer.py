@@ -14,7 +14,6 @@ from pathlib import Path
 
 import bpy
 import pytest
-
 from meshport.blender import importer, service
 from meshport.blender.importer import ImportOptions
 from meshport.blender.provenance import CREDITS_TEXT_NAME

@@ -10,7 +10,6 @@ import shutil
 
 import bpy
 import pytest
-
 from fakes.polyhaven import FakePolyHaven
 from fakes.polyhaven import sample_library as polyhaven_library
 from fakes.sketchfab import DEFAULT_API_KEY, FakeSketchfab, uid_for

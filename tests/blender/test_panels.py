@@ -3,16 +3,18 @@ checks each call against Blender's UILayout description."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import bpy
 import pytest
-
-from blender.layout_recorder import LayoutRecorder, fake_context, fake_panel
 from meshport.blender import state as states
 from meshport.blender.state import panel_state
 from meshport.core.errors import NetworkError, OfflineError, RateLimitedError
 from meshport.core.models import Asset, SearchPage, SearchQuery
 from meshport.panels import sidebar
 from meshport.platforms.base import PlatformClient
+
+from blender.layout_recorder import LayoutRecorder, fake_context, fake_panel
 
 FULL_ASSET = Asset(
     platform="sketchfab",
@@ -246,3 +248,37 @@ def test_results_without_next_page_have_no_more_button(sidebar_state, online_acc
     recording = draw(sidebar.MESHPORT_PT_results)
 
     assert not recording.operators("meshport.next_page")
+
+
+def test_offline_failure_shows_notice_not_error(sidebar_state, offline_access):
+    bpy.context.window_manager.meshport.platform = "sketchfab"
+    set_offline()
+
+    recording = draw(sidebar.MESHPORT_PT_sidebar, region_width=2000)
+
+    assert recording.operators("screen.userpref_show")
+    assert "Sketchfab: online access is off." not in recording.joined_text()
+
+
+def test_offline_failure_shows_error_once_online_again(sidebar_state, online_access):
+    bpy.context.window_manager.meshport.platform = "sketchfab"
+    set_offline()
+
+    recording = draw(sidebar.MESHPORT_PT_sidebar, region_width=2000)
+
+    assert not recording.operators("screen.userpref_show")
+    assert "Sketchfab: online access is off." in recording.joined_text()
+
+
+@pytest.mark.parametrize(
+    ("width", "scale", "expected"), [(300, 1.0, 36), (600, 2.0, 36), (0, 1.0, 30), (80, 1.0, 16)]
+)
+def test_line_characters_follow_region_width(width, scale, expected):
+    from meshport.panels.text import line_characters
+
+    context = SimpleNamespace(
+        region=SimpleNamespace(width=width),
+        preferences=SimpleNamespace(system=SimpleNamespace(ui_scale=scale)),
+    )
+
+    assert line_characters(context) == expected

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import bpy
 import pytest
-
-from blender.layout_recorder import LayoutRecorder
 from meshport import preferences as preferences_module
 from meshport.blender import paths, service
 from meshport.blender.state import KEY_INVALID, KeyCheck, panel_state
 from meshport.core.config import DEFAULT_BASE_URLS
 from meshport.core.secrets import Secret
+
+from blender.layout_recorder import LayoutRecorder
 
 
 def test_preferences_use_base_package_name(addon):

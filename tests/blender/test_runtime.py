@@ -11,8 +11,8 @@ import time
 
 import bpy
 import pytest
-
 from meshport.blender import runtime
+from meshport.blender import state as states
 from meshport.blender.state import panel_state
 from meshport.core.errors import JobCancelledError
 
@@ -173,3 +173,18 @@ def test_drain_survives_failing_callback(fresh_runtime):
 
     assert job.state == "failed"
     assert runtime.drain() == runtime.IDLE_INTERVAL
+
+
+def test_drain_releases_sidebar_after_crashed_callback(fresh_runtime):
+    def broken_callback(job, result):
+        raise ValueError("a bug in a callback")
+
+    job = runtime.get_runner().submit(
+        "job with broken callback", lambda context: 1, on_done=broken_callback
+    )
+    panel_state.start(states.DOWNLOADING, job.job_id, "Downloading")
+    drain_until(lambda: job.finished)
+    runtime.drain()
+
+    assert panel_state.phase == states.ERROR
+    assert "failed unexpectedly" in panel_state.last_error

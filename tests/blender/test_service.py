@@ -11,7 +11,6 @@ from pathlib import Path
 
 import bpy
 import pytest
-
 from fakes.polyhaven import FakePolyHaven
 from fakes.polyhaven import sample_library as polyhaven_library
 from fakes.sketchfab import DEFAULT_API_KEY, FakeSketchfab, uid_for

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from ..core import policy
 from ..core.errors import CredentialStoreError
 from ..core.secrets import Secret
 from . import service
@@ -46,7 +47,9 @@ def store_description() -> str:
 
 
 def save_key(platform_id: str, value: str) -> None:
-    """Store ``value`` as the platform's key. Raises ``CredentialStoreError``."""
+    """Store ``value`` as the platform's key. Raises ``CredentialStoreError``, or
+    ``PolicyError`` when the studio policy forbids changing keys."""
+    policy.check_key_change(platform_id)
     service.credential_store().set(platform_id, Secret(value))
     panel_state.key_stored[platform_id] = True
     panel_state.key_checks.pop(platform_id, None)
@@ -54,7 +57,9 @@ def save_key(platform_id: str, value: str) -> None:
 
 
 def delete_key(platform_id: str) -> None:
-    """Remove the platform's key. Raises ``CredentialStoreError``."""
+    """Remove the platform's key. Raises ``CredentialStoreError``, or
+    ``PolicyError`` when the studio policy forbids changing keys."""
+    policy.check_key_change(platform_id)
     service.credential_store().delete(platform_id)
     panel_state.key_stored[platform_id] = False
     panel_state.key_checks.pop(platform_id, None)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import bpy
 
+from ..core import policy
 from ..core.archives import extract_archive, find_model_file
 from ..core.config import (
     PLATFORM_IDS,
@@ -273,6 +274,8 @@ def start_import(
         client = registry.create_client(platform_id, settings)
         try:
             asset = client.get_asset(asset_id, context)
+            policy.check_license(asset.license)
+            policy.check_download_size(asset.download_size)
             context.raise_if_cancelled()
             context.report_progress(None, f"Downloading '{asset.name}'")
             return client.download(asset, destination, context, download_options)

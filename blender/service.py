@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import bpy
@@ -40,7 +41,7 @@ from ..core.models import (
     SearchQuery,
 )
 from ..platforms import registry
-from . import paths
+from . import assets, paths
 from .importer import ImportOptions, ImportResult, import_model, local_asset
 from .provenance import platform_label
 
@@ -114,26 +115,33 @@ def _stored_key(platform_id: str, *, allow_environment: bool, strict: bool):
 # ---------------------------------------------------------------- settings
 
 
-def settings_from_preferences(context=None, *, platform_id: str | None = None) -> Settings:
+def settings_from_preferences(
+    context=None, *, platform_id: str | None = None, read_keys: bool = True
+) -> Settings:
     """Build ``Settings`` from the add-on preferences, on the main thread.
 
     Keys come from the keyring only, never from environment variables. With
     ``platform_id`` set, only that platform's key is read, and a keyring failure
     raises ``CredentialStoreError``. Without it, every key platform's key is read and
-    a failure is logged.
+    a failure is logged. With ``read_keys`` off, no key is read at all, for callers
+    that must not wait for the keyring on the main thread.
     """
     context = context or bpy.context
     preferences = paths.addon_preferences(context)
     data_dir = user_data_dir()
-    key_platforms = key_platform_ids()
+    key_platforms = key_platform_ids() if read_keys else ()
     requested_platforms = key_platforms if platform_id is None else (platform_id,)
     platforms = {}
     for listed_id in _all_platform_ids():
         key = None
         if listed_id in key_platforms and listed_id in requested_platforms:
             key = _stored_key(listed_id, allow_environment=False, strict=platform_id is not None)
-        url = _preference(preferences, f"{listed_id}_url")
-        platforms[listed_id] = build_platform_settings(listed_id, url_preference=url, key=key)
+        platforms[listed_id] = build_platform_settings(
+            listed_id,
+            url_preference=_preference(preferences, f"{listed_id}_url"),
+            key=key,
+            rate_per_hour=_preference(preferences, f"{listed_id}_rate_per_hour", None),
+        )
     download_folder = _preference(preferences, "download_folder")
     download_dir = data_dir / "downloads"
     if download_folder:
@@ -145,10 +153,46 @@ def settings_from_preferences(context=None, *, platform_id: str | None = None) -
         platforms=platforms,
         local_dir=resolve_local_dir(_preference(preferences, "local_folder")),
         pack_images=import_options_from_preferences(context).pack_images,
+        **_network_preferences(preferences),
     )
 
 
-def _preference(preferences, name: str, default: str = "") -> str:
+def with_stored_keys(settings: Settings) -> Settings:
+    """Return ``settings`` with every key platform's key read from the keyring.
+
+    For workers of settings built with ``read_keys=False``: no ``bpy`` is touched,
+    and a keyring failure is logged and leaves that platform without a key.
+    """
+    for platform_id in key_platform_ids():
+        if platform_id not in settings.platforms:
+            continue
+        key = _stored_key(platform_id, allow_environment=False, strict=False)
+        if key is not None:
+            platform = replace(settings.platform(platform_id), key=key)
+            settings = settings.with_platform(platform)
+    return settings
+
+
+def _network_preferences(preferences) -> dict:
+    """Return the ``Settings`` fields the Network and Caches preferences set; with
+    the add-on not enabled, the ``Settings`` defaults apply."""
+    if preferences is None:
+        return {}
+    from ..core.tls import SYSTEM_TRUST
+
+    ca_bundle = preferences.ca_bundle.strip()
+    if ca_bundle and ca_bundle.lower() != SYSTEM_TRUST:
+        ca_bundle = bpy.path.abspath(ca_bundle)
+    return {
+        "retry_budget_seconds": float(preferences.retry_budget_seconds),
+        "max_parallel_downloads": int(preferences.max_parallel_downloads),
+        "ca_bundle": ca_bundle or None,
+        "redis_url": preferences.redis_url.strip() or None,
+        "asset_cache_max_bytes": int(preferences.asset_cache_gib * 2**30),
+    }
+
+
+def _preference(preferences, name: str, default=""):
     """Return a preference, or ``default`` when the add-on is not enabled."""
     return getattr(preferences, name, default) if preferences is not None else default
 
@@ -261,8 +305,10 @@ def start_import(
 ) -> Job:
     """Download an asset on a worker, then import it on the main thread.
 
-    The worker fetches the asset's record and files into
-    ``settings.download_dir/<platform>/``. Then ``runner.drain`` imports the model
+    The worker fetches the asset's record, then its files from the asset cache,
+    downloading them into the cache on a miss (see ``blender.assets``). Assets
+    without a version go to ``settings.download_dir/<platform>/``, and local library
+    files are imported where they are. Then ``runner.drain`` imports the model
     and calls ``on_done(job, ImportResult)``. ``on_import_start(job, asset)`` runs
     just before the import. A job cancelled after its download finished imports
     nothing. Raises ``OfflineError`` at once when the network is off.
@@ -278,7 +324,9 @@ def start_import(
             policy.check_download_size(asset.download_size)
             context.raise_if_cancelled()
             context.report_progress(None, f"Downloading '{asset.name}'")
-            return client.download(asset, destination, context, download_options)
+            return assets.download_through_cache(
+                client, settings, asset, destination, context, download_options
+            )
         finally:
             client.close()
 

@@ -7,7 +7,8 @@ main thread, and the panels read it when Blender redraws them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 
 from ..core.errors import (
     AuthenticationError,
@@ -39,6 +40,10 @@ KEY_NETWORK_ERROR = "network"
 KEY_RATE_LIMITED = "rate_limited"
 KEY_OFFLINE = "offline"
 KEY_FAILED = "failed"
+
+# Seconds a status report is shown before drawing asks for a new one, so that
+# redraws never read the audit log, rate store or caches on the main thread.
+STATUS_MAX_AGE = 5.0
 
 
 @dataclass
@@ -156,5 +161,79 @@ class PanelState:
         self.key_stored, self.key_checks, self.key_store_name = stored, checks, store_name
 
 
+@dataclass(frozen=True)
+class PlatformStatus:
+    """One platform's lines in the Status panel. ``blocked`` is True while a rate
+    limit holds back every request, and ``budget_line`` then says for how long."""
+
+    platform_id: str
+    label: str
+    health_line: str
+    budget_line: str = ""
+    blocked: bool = False
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What the Status panel and the cache rows of the preferences show, read on a
+    worker. ``read_at`` is a ``time.monotonic()`` reading. A size is None when it
+    could not be read, and ``problems`` then says why."""
+
+    platforms: tuple[PlatformStatus, ...]
+    policy_line: str
+    trust_line: str
+    backend_line: str
+    response_cache_bytes: int | None
+    response_cache_entries: int | None
+    asset_cache_bytes: int | None
+    problems: tuple[str, ...] = ()
+    read_at: float = field(default_factory=time.monotonic)
+
+    def platform(self, platform_id: str) -> PlatformStatus | None:
+        for status in self.platforms:
+            if status.platform_id == platform_id:
+                return status
+        return None
+
+
+@dataclass
+class StatusCache:
+    """The latest status report, and whether a worker is reading a new one."""
+
+    report: StatusReport | None = None
+    refreshing: bool = False
+
+    def needs_refresh(self, now: float | None = None) -> bool:
+        if self.refreshing:
+            return False
+        if self.report is None:
+            return True
+        now = time.monotonic() if now is None else now
+        return now - self.report.read_at >= STATUS_MAX_AGE
+
+    def begin_refresh(self) -> None:
+        self.refreshing = True
+
+    def finish_refresh(self, report: StatusReport | None) -> None:
+        """Keep ``report``; None (a failed read) keeps the previous report."""
+        self.refreshing = False
+        if report is not None:
+            self.report = report
+
+    def invalidate(self) -> None:
+        """Make the next draw read the status again, for example after a cache was cleared."""
+        if self.report is not None:
+            self.report = replace(self.report, read_at=float("-inf"))
+
+    def blocked_line(self, platform_id: str) -> str:
+        """Return the rate-limit line when the platform is blocked, else ""."""
+        status = self.report.platform(platform_id) if self.report is not None else None
+        if status is None or not status.blocked:
+            return ""
+        return status.budget_line
+
+
 # The one state of this Blender session.
 panel_state = PanelState()
+status_cache = StatusCache()

@@ -21,6 +21,7 @@ PLATFORM_IDS = ("sketchfab", "polyhaven", "local", "github", "mixamo", "unity", 
 DEFAULT_BASE_URLS = {
     "sketchfab": "https://api.sketchfab.com/v3",
     "polyhaven": "https://api.polyhaven.com",
+    "github": "https://api.github.com",
 }
 
 # Requests per hour where the platform publishes no number of its own.
@@ -66,6 +67,10 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     # A CA file or folder, or "system"; None uses requests' bundle. MESHPORT_CA_BUNDLE wins.
     ca_bundle: str | None = None
+    # The size cap of the asset cache under data_dir/assets, in bytes (5 GiB).
+    asset_cache_max_bytes: int = 5 * 2**30
+    # A folder of .unitypackage files searched besides Unity's own download folders.
+    unity_dir: Path | None = None
 
     def platform(self, platform_id: str) -> PlatformSettings:
         try:
@@ -100,6 +105,12 @@ def key_from_environment(platform_id: str) -> Secret | None:
 
 def resolve_local_dir(preference: str = "") -> Path | None:
     value = os.environ.get("MESHPORT_LOCAL_DIR", "").strip() or preference.strip()
+    return Path(value).expanduser() if value else None
+
+
+def resolve_unity_dir(preference: str = "") -> Path | None:
+    """Pick the folder of .unitypackage files: ``MESHPORT_UNITY_DIR``, else the preference."""
+    value = os.environ.get("MESHPORT_UNITY_DIR", "").strip() or preference.strip()
     return Path(value).expanduser() if value else None
 
 

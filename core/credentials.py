@@ -3,14 +3,19 @@
 Every secret is stored through ``keyring`` under the service ``meshport`` with the
 platform id (or an entry name such as ``sketchfab:oauth``) as the user name. Where
 no keyring backend exists, secrets are kept in this process's memory only, and
-``available`` is False so the preferences can say so.
+``available`` is False so the preferences can say so, unless the user opens a
+passphrase-protected file (``core.encrypted_store``) in its place.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
 
 from .config import env_name
 from .errors import CredentialStoreError
@@ -57,9 +62,50 @@ class CredentialStore:
         self._session_only: dict[str, Secret] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def with_encrypted_file(
+        cls, path: Path, passphrase: Secret, *, create: bool = False
+    ) -> CredentialStore:
+        """Return a store over the encrypted file at ``path``. Raises
+        ``CredentialStoreError`` for a wrong passphrase or a damaged file, and when
+        the file is missing and ``create`` is False."""
+        from .encrypted_store import EncryptedFileKeyring
+
+        return cls(backend=EncryptedFileKeyring(path, passphrase, create=create))
+
+    def open_encrypted_file(self, path: Path, passphrase: Secret, *, create: bool = False) -> None:
+        """Switch a store without a keyring backend to the encrypted file at ``path``,
+        moving the secrets kept for this session into it.
+
+        Raises ``CredentialStoreError`` when a keyring backend exists (the keyring
+        stays in use), and as ``with_encrypted_file`` does.
+        """
+        from .encrypted_store import EncryptedFileKeyring
+
+        if self._backend is not None and not self.uses_encrypted_file:
+            raise CredentialStoreError(
+                f"Keys are kept in the system keyring ({self.backend_name()}), so "
+                "Meshport does not use an encrypted key file."
+            )
+        backend = EncryptedFileKeyring(path, passphrase, create=create)
+        with self._lock:
+            session_only = dict(self._session_only)
+            self._session_only.clear()
+        for entry, secret in session_only.items():
+            if backend.get_password(SERVICE, entry) is None:
+                backend.set_password(SERVICE, entry, secret.reveal())
+        self._backend = backend
+        log.info("keys are now kept in %s", backend.name)
+
     @property
     def available(self) -> bool:
         return self._backend is not None
+
+    @property
+    def uses_encrypted_file(self) -> bool:
+        from .encrypted_store import EncryptedFileKeyring
+
+        return isinstance(self._backend, EncryptedFileKeyring)
 
     def backend_name(self) -> str:
         if self._backend is None:
@@ -126,3 +172,123 @@ def key_for_platform(
     if store is None:
         return None
     return store.get(platform_id)
+
+
+# ---------------------------------------------------------------- OAuth apps
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """The OAuth app a user or studio registered with a platform. The client id and
+    the redirect port are not secrets; the client secret is a separate entry."""
+
+    client_id: str
+    redirect_port: int = 0
+
+
+def oauth_app_entry(platform_id: str) -> str:
+    """Return the credential store entry for a platform's OAuth app settings."""
+    return f"{platform_id}:oauth-app"
+
+
+def load_oauth_app(store: CredentialStore, platform_id: str) -> OAuthApp | None:
+    """Return the stored OAuth app of ``platform_id``, or None when none is set or
+    the stored value is damaged."""
+    stored = store.get(oauth_app_entry(platform_id))
+    if stored is None:
+        return None
+    try:
+        value = json.loads(stored.reveal())
+        return OAuthApp(str(value["client_id"]), int(value.get("redirect_port") or 0))
+    except (ValueError, KeyError, TypeError):
+        log.warning("platform=%s stored OAuth app settings are damaged", platform_id)
+        return None
+
+
+def save_oauth_app(store: CredentialStore, platform_id: str, app: OAuthApp) -> None:
+    value = {"client_id": app.client_id, "redirect_port": app.redirect_port}
+    store.set(oauth_app_entry(platform_id), Secret(json.dumps(value)))
+
+
+# ---------------------------------------------------------------- process-wide store
+
+_process_store: CredentialStore | None = None
+_process_store_lock = threading.Lock()
+# Managers whose refresh grant was read from the store; a manager created again
+# after ``tokens.forget_managers`` is not in it and gets its refresh grant again.
+_managers_with_refresher: weakref.WeakSet = weakref.WeakSet()
+
+
+def process_store() -> CredentialStore:
+    """Return the store that platform clients read OAuth tokens from, created on
+    first use over the default keyring backend."""
+    global _process_store
+    with _process_store_lock:
+        if _process_store is None:
+            _process_store = CredentialStore()
+        return _process_store
+
+
+def use_process_store(store: CredentialStore | None) -> None:
+    """Make ``store`` the one ``process_store`` returns (None: the default again), and
+    drop the token managers that read the previous one."""
+    global _process_store
+    from . import tokens
+
+    with _process_store_lock:
+        _process_store = store
+    tokens.forget_managers()
+
+
+def token_manager(platform_id: str, store: CredentialStore | None = None, *, ca_bundle=None):
+    """Return the process-wide ``TokenManager`` of ``platform_id`` over ``store``
+    (default ``process_store()``), with a refresh grant when the platform's OAuth app
+    and client secret are stored.
+
+    A manager created earlier keeps the store it was created with.
+    """
+    from . import oauth, tokens
+
+    store = store if store is not None else process_store()
+    label = oauth.PLATFORM_LABELS.get(platform_id, platform_id)
+    manager = tokens.manager_for(platform_id, store, label=label)
+    with _process_store_lock:
+        configured = manager in _managers_with_refresher
+        _managers_with_refresher.add(manager)
+    if not configured:
+        manager.set_refresher(_refresher(platform_id, store, ca_bundle))
+    return manager
+
+
+def reset_refresher(platform_id: str) -> None:
+    """Read the platform's OAuth app again on the next ``token_manager`` call, after
+    the user changed it."""
+    with _process_store_lock:
+        for manager in list(_managers_with_refresher):
+            if manager.platform_id == platform_id:
+                _managers_with_refresher.discard(manager)
+                manager.set_refresher(None)
+
+
+def _refresher(platform_id: str, store: CredentialStore, ca_bundle):
+    """Return the refresh grant of the platform's stored OAuth app, or None when the
+    app or its secret is missing or the platform has no refresh grant here."""
+    from . import oauth, tokens
+
+    endpoints = oauth.ENDPOINT_PATHS.get(platform_id, {})
+    if "authorize" not in endpoints:
+        # NOTE: GitHub's device flow tokens of OAuth apps do not expire, and renewing
+        # those of GitHub Apps needs a client secret, which Meshport does not ask for.
+        return None
+    app = load_oauth_app(store, platform_id)
+    client_secret = store.get(tokens.client_secret_entry(platform_id))
+    if app is None or client_secret is None:
+        return None
+    flow = oauth.AuthorizationCodeFlow(
+        app.client_id,
+        client_secret,
+        port=app.redirect_port,
+        platform_id=platform_id,
+        session=oauth.new_session(ca_bundle),
+    )
+    return flow.refresh

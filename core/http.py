@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from . import audit, deprecation, errors, response_cache, tls
+from . import audit, credentials, deprecation, errors, oauth, response_cache, tls, tokens
 from .config import PlatformSettings, Settings
 from .ratelimit import (
     BudgetWait,
@@ -177,13 +177,45 @@ class PlatformHttp:
         self.trust = tls.apply_to_session(self.session, tls.choose_trust(settings.ca_bundle))
         self.session.hooks["response"].append(deprecation.response_hook(self.platform_id))
         self._key = platform.key
-        if platform.key and auth_scheme:
-            host = urlsplit(self.base_url).netloc
-            self.session.auth = HostBoundAuth(host, f"{auth_scheme} {platform.key.reveal()}")
+        self._token_manager = None
+        if auth_scheme:
+            self.session.auth = self._platform_auth(platform, auth_scheme)
+
+    def _platform_auth(
+        self, platform: PlatformSettings, auth_scheme: str
+    ) -> requests.auth.AuthBase | None:
+        """Return the auth for the platform's own host: its OAuth tokens when the user
+        signed in, which renew themselves, else ``<auth_scheme> <key>``, else None."""
+        host = urlsplit(self.base_url).netloc
+        manager = self._signed_in_manager()
+        if manager is not None:
+            self._token_manager = manager
+            log.info("platform=%s auth=oauth", self.platform_id)
+            return tokens.BearerTokenAuth(manager, host)
+        if platform.key:
+            return HostBoundAuth(host, f"{auth_scheme} {platform.key.reveal()}")
+        return None
+
+    def _signed_in_manager(self) -> tokens.TokenManager | None:
+        if self.platform_id not in oauth.ENDPOINT_PATHS:
+            return None
+        try:
+            manager = credentials.token_manager(
+                self.platform_id, ca_bundle=self.settings.ca_bundle
+            )
+            return manager if manager.signed_in() else None
+        except errors.CredentialStoreError as error:
+            log.warning(
+                "platform=%s OAuth tokens not read, using the API key: %s",
+                self.platform_id,
+                error.message,
+            )
+            return None
 
     @property
     def has_key(self) -> bool:
-        return bool(self._key)
+        """Whether requests carry a credential: an API key or OAuth tokens."""
+        return bool(self._key) or self._token_manager is not None
 
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):

@@ -39,8 +39,12 @@ class SearchQuery:
 
 @dataclass(frozen=True)
 class SearchPage:
+    """One page of results. ``notice`` is a sentence for the panel about this page,
+    such as a warning that the platform listed only part of the matches."""
+
     results: list[Asset]
     next_page: str | None = None
+    notice: str = ""
 
 
 @dataclass(frozen=True)

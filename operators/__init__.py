@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import import_asset, jobs, keys, search
+from . import cache, import_asset, jobs, keys, search
 
-MODULES = (search, import_asset, jobs, keys)
+MODULES = (search, import_asset, jobs, keys, cache)
 
 
 def register() -> None:

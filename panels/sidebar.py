@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import bpy
 
-from ..blender import keys, paths, service
-from ..blender.state import BUSY_PHASES, OFFLINE, panel_state
+from ..blender import keys, paths, service, status
+from ..blender.state import BUSY_PHASES, OFFLINE, panel_state, status_cache
 from .properties import platform_class
 from .text import format_faces, format_size, line_characters, wrap
 
@@ -96,6 +96,21 @@ def draw_job(layout, characters: int, offline_notice_shown: bool) -> None:
         draw_wrapped(layout, panel_state.rate_limit_text, characters, icon="SORTTIME")
 
 
+def draw_blocked_platform(layout, platform_id: str, characters: int) -> None:
+    """Draw the rate-limit line while the Status report says the platform is
+    blocked, unless the job line above already shows it. A blocked platform's
+    report is read again once it is a few seconds old, so the wait counts down."""
+    blocked = status_cache.blocked_line(platform_id)
+    if not blocked:
+        return
+    status.request_refresh()
+    if blocked == panel_state.rate_limit_text:
+        return
+    column = layout.column()
+    column.alert = True
+    draw_wrapped(column, blocked, characters, icon="SORTTIME")
+
+
 class MESHPORT_PT_sidebar(bpy.types.Panel):
     bl_label = "Meshport"
     bl_idname = "MESHPORT_PT_sidebar"
@@ -119,6 +134,8 @@ class MESHPORT_PT_sidebar(bpy.types.Panel):
         row.prop(properties, "query", text="", icon="VIEWZOOM")
         row.operator("meshport.search", text="", icon="VIEWZOOM")
         draw_job(layout, characters, offline)
+        if not offline:
+            draw_blocked_platform(layout, platform_id, characters)
 
 
 def draw_result(layout, asset, characters: int) -> None:

@@ -1,4 +1,5 @@
-"""The add-on preferences: keys, server addresses, the local library and downloads.
+"""The add-on preferences: keys, server addresses, network limits, the local
+library, downloads and the caches.
 
 No key is ever a property here: the preferences show whether the keyring holds one,
 and operators set, remove and validate it. Blender saves these properties in
@@ -9,16 +10,25 @@ from __future__ import annotations
 
 import logging
 import os
+from urllib.parse import urlsplit
 
 import bpy
 
-from .blender import keys, paths, service
+from .blender import keys, paths, service, status
 from .blender.state import (
     KEY_CHECKING,
     KEY_VALID,
     panel_state,
+    status_cache,
 )
-from .core.config import DEFAULT_BASE_URLS, env_name
+from .core.config import DEFAULT_BASE_URLS, DEFAULT_RATE_PER_HOUR, env_name
+from .core.redact import redact_url
+from .panels.text import format_size
+
+# The names of core.tls.CA_BUNDLE_VARIABLE and core.studio.REDIS_URL_VARIABLE, written
+# out because importing those modules would load requests and redis on enabling.
+CA_BUNDLE_VARIABLE = "MESHPORT_CA_BUNDLE"
+REDIS_URL_VARIABLE = "MESHPORT_REDIS_URL"
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +44,19 @@ def _url_property(platform_id: str, default_url: str):
             f"Base URL of the API. Empty uses {default_url}. The environment variable "
             f"{env_name(platform_id, 'URL')} overrides it"
         ),
+    )
+
+
+def _rate_property(platform_id: str, default_rate: int):
+    return bpy.props.IntProperty(
+        name=f"{platform_id} requests per hour",
+        description=(
+            f"Maximum requests per hour Meshport sends to {platform_id}. The platform's own "
+            "rate-limit answers still apply when they are stricter"
+        ),
+        default=default_rate,
+        min=1,
+        max=100_000,
     )
 
 
@@ -71,6 +94,54 @@ class MeshportPreferences(bpy.types.AddonPreferences):
         default="PACK",
     )
 
+    retry_budget_seconds: bpy.props.FloatProperty(
+        name="Retry Budget",
+        description=(
+            "Maximum seconds one request spends waiting for retries and rate limits; a "
+            "longer wait fails at once and says how long to wait"
+        ),
+        default=60.0,
+        min=0.0,
+        max=3600.0,
+        unit="TIME_ABSOLUTE",
+    )
+    max_parallel_downloads: bpy.props.IntProperty(
+        name="Parallel Downloads",
+        description="Number of files downloaded at the same time",
+        default=4,
+        min=1,
+        max=16,
+    )
+    ca_bundle: bpy.props.StringProperty(
+        name="CA Bundle",
+        description=(
+            "PEM file or folder of certificate authorities to verify servers with, or "
+            "'system' for the system trust store; empty uses the bundle Blender ships. "
+            "MESHPORT_CA_BUNDLE overrides it"
+        ),
+        subtype="FILE_PATH",
+    )
+    redis_url: bpy.props.StringProperty(
+        name="Studio Redis URL",
+        description=(
+            "redis://host:6379/0 of a studio Redis that shares the response cache and rate "
+            "budgets between machines; empty keeps them on this computer. A password in "
+            "the URL is saved in userpref.blend, so set MESHPORT_REDIS_URL for such a URL. "
+            "MESHPORT_REDIS_URL overrides this field"
+        ),
+    )
+    asset_cache_gib: bpy.props.FloatProperty(
+        name="Asset Cache Size",
+        description=(
+            "Maximum size of the downloaded assets kept for reuse, in GiB; the least "
+            "recently used are deleted beyond it"
+        ),
+        default=5.0,
+        min=0.1,
+        max=1024.0,
+        precision=1,
+    )
+
     def draw(self, context):
         draw_preferences(self.layout, self)
 
@@ -81,12 +152,19 @@ for _platform_id, _default_url in DEFAULT_BASE_URLS.items():
     MeshportPreferences.__annotations__[f"{_platform_id}_url"] = _url_property(
         _platform_id, _default_url
     )
+# One request budget per platform with a default rate (``sketchfab_rate_per_hour``, ...).
+for _platform_id, _default_rate in DEFAULT_RATE_PER_HOUR.items():
+    MeshportPreferences.__annotations__[f"{_platform_id}_rate_per_hour"] = _rate_property(
+        _platform_id, _default_rate
+    )
 
 
 def draw_preferences(layout, preferences) -> None:
     draw_keys(layout.box())
     draw_servers(layout.box(), preferences)
+    draw_network(layout.box(), preferences)
     draw_files(layout.box(), preferences)
+    draw_caches(layout.box(), preferences)
 
 
 def draw_keys(layout) -> None:
@@ -126,6 +204,67 @@ def draw_servers(layout, preferences) -> None:
         variable = env_name(platform_id, "URL")
         if os.environ.get(variable, "").strip():
             layout.label(text=f"{variable} is set and overrides this field.", icon="INFO")
+
+
+def draw_network(layout, preferences) -> None:
+    layout.label(text="Network", icon="LINKED")
+    column = layout.column(align=True)
+    column.label(text="Requests per hour:")
+    for platform_id in DEFAULT_RATE_PER_HOUR:
+        label = service.platform_label(platform_id)
+        column.prop(preferences, f"{platform_id}_rate_per_hour", text=label)
+    layout.prop(preferences, "retry_budget_seconds")
+    layout.prop(preferences, "max_parallel_downloads")
+    layout.prop(preferences, "ca_bundle")
+    if os.environ.get(CA_BUNDLE_VARIABLE, "").strip():
+        layout.label(text=f"{CA_BUNDLE_VARIABLE} is set and overrides this field.", icon="INFO")
+    layout.prop(preferences, "redis_url")
+    draw_redis_source(layout, preferences)
+
+
+def draw_redis_source(layout, preferences) -> None:
+    """Say which Redis URL is in use when the environment variable overrides the
+    field, and warn when the field contains a password that userpref.blend keeps."""
+    from_env = os.environ.get(REDIS_URL_VARIABLE, "").strip()
+    if from_env:
+        layout.label(
+            text=f"{REDIS_URL_VARIABLE} is set and overrides this field: {redact_url(from_env)}",
+            icon="INFO",
+        )
+    if urlsplit(preferences.redis_url.strip()).password:
+        layout.label(
+            text=(
+                "This URL contains a password, which is saved in userpref.blend. "
+                f"Use {REDIS_URL_VARIABLE} instead."
+            ),
+            icon="ERROR",
+        )
+
+
+def draw_caches(layout, preferences) -> None:
+    """Draw the cache sizes from the status report, read on a worker when older than
+    a few seconds, with a Clear button each."""
+    layout.label(text="Caches", icon="FILE_CACHE")
+    status.request_refresh()
+    report = status_cache.report
+    response_size = asset_size = "reading"
+    if report is not None:
+        if report.response_cache_bytes is not None:
+            entries = report.response_cache_entries or 0
+            response_size = f"{entries} responses, {format_size(report.response_cache_bytes)}"
+        else:
+            response_size = "size unknown"
+        asset_size = format_size(report.asset_cache_bytes)
+    row = layout.row()
+    row.label(text=f"Response cache: {response_size}")
+    row.operator("meshport.clear_response_cache", text="Clear", icon="TRASH")
+    row = layout.row()
+    row.label(text=f"Asset cache: {asset_size}")
+    row.operator("meshport.clear_asset_cache", text="Clear", icon="TRASH")
+    layout.prop(preferences, "asset_cache_gib")
+    if report is not None:
+        for problem in report.problems:
+            layout.label(text=problem, icon="ERROR")
 
 
 def draw_files(layout, preferences) -> None:

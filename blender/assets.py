@@ -107,6 +107,9 @@ def download_through_cache(
         downloaded.append(result)
         return result.model_path.relative_to(folder).as_posix()
 
+    # NOTE: the main thread imports from the entry's folder after this returns, so
+    # another job's store can evict the entry first if the cap is smaller than the
+    # two assets together; the import then fails with a missing file.
     entry = asset_cache(settings).fetch(key, download)
     if not downloaded:
         log.info("asset cache: hit platform=%s asset=%s", asset.platform, asset.asset_id)

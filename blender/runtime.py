@@ -16,7 +16,8 @@ import bpy
 
 from ..core.errors import MeshportError
 from ..core.jobs import JobRunner
-from .state import panel_state
+from . import assets
+from .state import panel_state, status_cache
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,10 @@ def stop() -> bool:
                 "a Meshport worker thread was still running %s s after cancel", STOP_TIMEOUT
             )
     _close_shared_files()
+    assets.forget_caches()
     panel_state.reset()
+    status_cache.finish_refresh(None)
+    status_cache.report = None
     return ended
 
 

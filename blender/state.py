@@ -41,7 +41,7 @@ KEY_RATE_LIMITED = "rate_limited"
 KEY_OFFLINE = "offline"
 KEY_FAILED = "failed"
 
-# Seconds a status report is shown before drawing asks for a new one, so that
+# Seconds a status report is shown before drawing requests a new one, so that
 # redraws never read the audit log, rate store or caches on the main thread.
 STATUS_MAX_AGE = 5.0
 
@@ -164,7 +164,7 @@ class PanelState:
 @dataclass(frozen=True)
 class PlatformStatus:
     """One platform's lines in the Status panel. ``blocked`` is True while a rate
-    limit holds back every request, and ``budget_line`` then says for how long."""
+    limit holds back every request, and ``budget_line`` then gives the wait."""
 
     platform_id: str
     label: str
@@ -178,7 +178,7 @@ class PlatformStatus:
 class StatusReport:
     """What the Status panel and the cache rows of the preferences show, read on a
     worker. ``read_at`` is a ``time.monotonic()`` reading. A size is None when it
-    could not be read, and ``problems`` then says why."""
+    could not be read, and ``problems`` then contains the reason."""
 
     platforms: tuple[PlatformStatus, ...]
     policy_line: str

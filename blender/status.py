@@ -100,7 +100,9 @@ def read_status(settings: Settings, labels: dict[str, str]) -> StatusReport:
     )
 
 
-def platform_status(settings: Settings, platform_id: str, label: str, health: dict) -> PlatformStatus:
+def platform_status(
+    settings: Settings, platform_id: str, label: str, health: dict
+) -> PlatformStatus:
     """Turn one platform's part of ``health.snapshot`` into the panel's lines."""
     from ..core.health import status_text
 

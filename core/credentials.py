@@ -1,10 +1,15 @@
 """API keys and tokens in the operating system's keyring.
 
-Every secret is stored through ``keyring`` under the service ``meshport`` with the
-platform id (or an entry name such as ``sketchfab:oauth``) as the user name. Where
-no keyring backend exists, secrets are kept in this process's memory only, and
-``available`` is False so the preferences can say so, unless the user opens a
-passphrase-protected file (``core.encrypted_store``) in its place.
+Each secret is stored through ``keyring`` under the service ``meshport`` with the
+platform id (or an entry name such as ``sketchfab:oauth``) as the user name. When no
+keyring backend exists, secrets stay in this process's memory only, and ``available``
+is False so the preferences can say so, unless the user opens a passphrase-protected
+file (``core.encrypted_store``) in its place.
+
+Blender unpacks the wheels of every extension into one folder and the newest copy of
+a package wins, so the ``keyring`` found here may be newer than the bundled one. This
+module uses only keyring's stable public API: ``get_keyring``, the backend methods
+``get_password``, ``set_password`` and ``delete_password``, and ``keyring.errors``.
 """
 
 from __future__ import annotations
@@ -24,43 +29,74 @@ from .secrets import Secret
 log = logging.getLogger(__name__)
 
 SERVICE = "meshport"
+SESSION_ONLY_NAME = "none (session only: keys are forgotten when Blender closes)"
 
 
-def _load_backend():
+def _is_fail_backend(backend) -> bool:
+    """Return whether ``backend`` is keyring's stand-in for "no backend found"."""
+    from keyring.backends import fail
+
+    return isinstance(backend, fail.Keyring)
+
+
+def _default_backend():
     """Return keyring's chosen backend, or None when there is no usable one."""
     try:
         import keyring
-        from keyring.backends import fail
     except ImportError:
         log.warning("the keyring package is missing; keys are kept for this session only")
         return None
     try:
         backend = keyring.get_keyring()
     except Exception as error:  # a broken keyring configuration must not stop Blender
-        log.warning("no keyring backend (%s); keys are kept for this session only", error)
+        log.warning(
+            "keyring could not choose a backend (%s); keys are kept for this session only",
+            type(error).__name__,
+        )
         return None
-    if isinstance(backend, fail.Keyring):
-        log.info("no keyring backend; keys are kept for this session only")
+    if _is_fail_backend(backend):
+        log.info("no keyring backend found; keys are kept for this session only")
         return None
     return backend
 
 
-def _usable(backend):
-    """Return ``backend``, or None for keyring's fail backend (no real store)."""
-    from keyring.backends import fail
+def _is_no_keyring_error(error: Exception) -> bool:
+    from keyring.errors import NoKeyringError
 
-    return None if isinstance(backend, fail.Keyring) else backend
+    return isinstance(error, NoKeyringError)
 
 
 class CredentialStore:
-    """Get, set and delete secrets per entry; memory-only when no backend exists."""
+    """Get, set and delete secrets per platform; in memory only without a backend.
+
+    ``backend`` is a keyring backend instance; None chooses ``keyring.get_keyring()``.
+    Keyring's fail backend counts as no backend. Every method raises
+    ``CredentialStoreError`` when the backend refuses, with a message that never
+    contains the secret.
+    """
 
     SERVICE = SERVICE
 
     def __init__(self, backend=None):
-        self._backend = _usable(backend) if backend is not None else _load_backend()
+        if backend is not None and _is_fail_backend(backend):
+            backend = None
+        elif backend is None:
+            backend = _default_backend()
+        self._backend = backend
         self._session_only: dict[str, Secret] = {}
         self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        """Whether secrets go to a keyring backend rather than to memory."""
+        return self._backend is not None
+
+    @property
+    def uses_encrypted_file(self) -> bool:
+        """Whether secrets go to the passphrase-protected file of ``open_encrypted_file``."""
+        from .encrypted_store import EncryptedFileKeyring
+
+        return isinstance(self._backend, EncryptedFileKeyring)
 
     @classmethod
     def with_encrypted_file(
@@ -89,82 +125,102 @@ class CredentialStore:
             )
         backend = EncryptedFileKeyring(path, passphrase, create=create)
         with self._lock:
-            session_only = dict(self._session_only)
+            for entry, secret in self._session_only.items():
+                if backend.get_password(SERVICE, entry) is None:
+                    backend.set_password(SERVICE, entry, secret.reveal())
             self._session_only.clear()
-        for entry, secret in session_only.items():
-            if backend.get_password(SERVICE, entry) is None:
-                backend.set_password(SERVICE, entry, secret.reveal())
-        self._backend = backend
+            self._backend = backend
         log.info("keys are now kept in %s", backend.name)
 
-    @property
-    def available(self) -> bool:
-        return self._backend is not None
-
-    @property
-    def uses_encrypted_file(self) -> bool:
-        from .encrypted_store import EncryptedFileKeyring
-
-        return isinstance(self._backend, EncryptedFileKeyring)
-
     def backend_name(self) -> str:
-        if self._backend is None:
-            return "none (keys are kept for this session only)"
-        return getattr(self._backend, "name", type(self._backend).__name__)
+        """Return the backend's name for the preferences, e.g. "SecretService Keyring".
 
-    def get(self, entry: str) -> Secret | None:
+        keyring chains backends when several are usable and writes to the first one
+        that accepts, so a chain is named after its first backend."""
         if self._backend is None:
-            with self._lock:
-                return self._session_only.get(entry)
-        try:
-            value = self._backend.get_password(SERVICE, entry)
-        except Exception as error:
-            raise self._error("read", entry, error) from None
-        return Secret(value) if value else None
+            return SESSION_ONLY_NAME
+        chained = list(getattr(self._backend, "backends", None) or [])
+        backend = chained[0] if chained else self._backend
+        return str(getattr(backend, "name", type(backend).__name__))
 
-    def set(self, entry: str, secret: Secret) -> None:
+    def get(self, platform_id: str) -> Secret | None:
+        with self._lock:
+            if self._backend is not None:
+                try:
+                    value = self._backend.get_password(SERVICE, platform_id)
+                except Exception as error:
+                    self._handle_backend_error("read", platform_id, error)
+                else:
+                    return Secret(value) if value else None
+            return self._session_only.get(platform_id)
+
+    def set(self, platform_id: str, secret: Secret) -> None:
         if not secret:
-            raise CredentialStoreError(f"The key for {entry} is empty; paste the whole key.")
-        if self._backend is None:
-            with self._lock:
-                self._session_only[entry] = secret
-            return
-        try:
-            self._backend.set_password(SERVICE, entry, secret.reveal())
-        except Exception as error:
-            raise self._error("store", entry, error) from None
-        log.info("stored the key for %s in %s", entry, self.backend_name())
+            raise CredentialStoreError(
+                f"The key for {platform_id} is empty, so it was not stored. "
+                "Paste the whole key and try again."
+            )
+        with self._lock:
+            if self._backend is not None:
+                try:
+                    self._backend.set_password(SERVICE, platform_id, secret.reveal())
+                except Exception as error:
+                    self._handle_backend_error("store", platform_id, error, secret)
+                else:
+                    log.info("stored the key for %s in %s", platform_id, self.backend_name())
+                    return
+            self._session_only[platform_id] = secret
+            log.info("kept the key for %s in memory for this session", platform_id)
 
-    def delete(self, entry: str) -> None:
-        if self._backend is None:
-            with self._lock:
-                self._session_only.pop(entry, None)
-            return
-        try:
-            self._backend.delete_password(SERVICE, entry)
-        except Exception as error:
-            if type(error).__name__ == "PasswordDeleteError":
+    def delete(self, platform_id: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        with self._lock:
+            self._session_only.pop(platform_id, None)
+            if self._backend is None:
+                return
+            try:
+                self._backend.delete_password(SERVICE, platform_id)
+            except PasswordDeleteError:
                 return  # nothing was stored
-            raise self._error("delete", entry, error) from None
-        log.info("deleted the key for %s from %s", entry, self.backend_name())
+            except Exception as error:
+                self._handle_backend_error("delete", platform_id, error)
+                return
+            log.info("deleted the key for %s from %s", platform_id, self.backend_name())
 
-    def has(self, entry: str) -> bool:
-        return self.get(entry) is not None
+    def has(self, platform_id: str) -> bool:
+        return self.get(platform_id) is not None
 
-    def _error(self, action: str, entry: str, error: Exception) -> CredentialStoreError:
-        # The backend's own message is left out: some backends echo the value.
-        log.warning("keyring %s failed for %s: %s", action, entry, type(error).__name__)
-        return CredentialStoreError(
-            f"The keyring ({self.backend_name()}) could not {action} the key for {entry} "
-            f"({type(error).__name__}). Unlock the system keyring and try again."
-        )
+    def _handle_backend_error(
+        self, action: str, platform_id: str, error: Exception, secret: Secret | None = None
+    ) -> None:
+        """Fall back to memory when the backend reports that no keyring exists (the
+        caller then continues in memory); raise ``CredentialStoreError`` otherwise."""
+        if _is_no_keyring_error(error):
+            log.warning(
+                "keyring backend %s reports no keyring; keys are kept for this session only",
+                self.backend_name(),
+            )
+            self._backend = None
+            return
+        detail = str(error)[:200]
+        # Some backends echo what they were given; a message that holds the secret
+        # is dropped, and only the error's type is kept.
+        if secret is not None and secret.reveal() in str(error):
+            detail = ""
+        log.warning("keyring %s failed for %s: %s", action, platform_id, type(error).__name__)
+        reason = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+        raise CredentialStoreError(
+            f"The keyring ({self.backend_name()}) could not {action} the key for "
+            f"{platform_id} ({reason}). Unlock the system keyring and try again."
+        ) from None
 
 
 def key_for_platform(
     platform_id: str, store: CredentialStore | None, *, allow_environment: bool = True
 ) -> Secret | None:
     """Return the platform's key: ``MESHPORT_<ID>_KEY`` when allowed and set, else the
-    stored one. The environment value is read only, never written anywhere."""
+    stored one. The environment value is only read, never written anywhere."""
     if allow_environment:
         value = os.environ.get(env_name(platform_id, "KEY"), "").strip()
         if value:
@@ -200,7 +256,7 @@ def load_oauth_app(store: CredentialStore, platform_id: str) -> OAuthApp | None:
     try:
         value = json.loads(stored.reveal())
         return OAuthApp(str(value["client_id"]), int(value.get("redirect_port") or 0))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("platform=%s stored OAuth app settings are damaged", platform_id)
         return None
 
@@ -214,8 +270,8 @@ def save_oauth_app(store: CredentialStore, platform_id: str, app: OAuthApp) -> N
 
 _process_store: CredentialStore | None = None
 _process_store_lock = threading.Lock()
-# Managers whose refresh grant was read from the store; a manager created again
-# after ``tokens.forget_managers`` is not in it and gets its refresh grant again.
+# Managers whose refresh grant was read from the store. A manager created again
+# after ``tokens.forget_managers`` is not in it, so it gets its refresh grant again.
 _managers_with_refresher: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -275,8 +331,7 @@ def _refresher(platform_id: str, store: CredentialStore, ca_bundle):
     app or its secret is missing or the platform has no refresh grant here."""
     from . import oauth, tokens
 
-    endpoints = oauth.ENDPOINT_PATHS.get(platform_id, {})
-    if "authorize" not in endpoints:
+    if "authorize" not in oauth.ENDPOINT_PATHS.get(platform_id, {}):
         # NOTE: GitHub's device flow tokens of OAuth apps do not expire, and renewing
         # those of GitHub Apps needs a client secret, which Meshport does not ask for.
         return None

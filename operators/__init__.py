@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import cache, import_asset, jobs, keys, search
+from . import cache, import_asset, jobs, keys, search, signin
 
-MODULES = (search, import_asset, jobs, keys, cache)
+MODULES = (search, import_asset, jobs, keys, cache, signin)
 
 
 def register() -> None:

@@ -97,9 +97,12 @@ def draw_job(layout, characters: int, offline_notice_shown: bool) -> None:
 
 
 def draw_blocked_platform(layout, platform_id: str, characters: int) -> None:
-    """Draw the rate-limit line while the Status report says the platform is
-    blocked, unless the job line above already shows it. A blocked platform's
-    report is read again once it is a few seconds old, so the wait counts down."""
+    """Draw the rate-limit line while the status report marks the platform as
+    blocked, unless the job line above already shows it. While the platform is
+    blocked, a redraw reads the report again once it is a few seconds old.
+
+    NOTE: the wait shown changes only on redraws, which come from the artist or a
+    finished job, so it can stand still between them."""
     blocked = status_cache.blocked_line(platform_id)
     if not blocked:
         return

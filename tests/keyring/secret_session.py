@@ -30,6 +30,9 @@ def main() -> None:
     bpy.ops.wm.save_userpref()
 
     service = sys.modules[f"{MODULE}.blender.service"]
+    store = service.credential_store()
+    findings["store_available"] = store.available
+    findings["store_backend"] = store.backend_name()
     runtime = sys.modules[f"{MODULE}.blender.runtime"]
     models = sys.modules[f"{MODULE}.core.models"]
     settings = service.settings_from_preferences(bpy.context)

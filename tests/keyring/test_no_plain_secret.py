@@ -1,100 +1,98 @@
-"""A full session with a real key leaves that key in no file it wrote and no log."""
+"""A key stored through the add-on's preferences lands in the keyring and in no file."""
 
-import base64
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 from fakes.sketchfab import FakeSketchfab, sample_library, uid_for
-from support import REPO_ROOT, require
+from secret_scan import scan_for_secret, text_holds_secret
+from support import require
 
 KEY = "sk-plain-text-canary-7f3e9a"
-ZIP_PATH = REPO_ROOT / "dist" / "meshport-0.1.0.zip"
-
-
-def encodings(secret: str) -> list[bytes]:
-    raw = secret.encode()
-    return [raw, quote(secret).encode(), base64.b64encode(raw), raw.hex().encode(),
-            secret.encode("utf-16-le")]
-
-
-def files_holding(root: Path, secret: str) -> list[str]:
-    forms = encodings(secret)
-    found = []
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            content = path.read_bytes()
-            if any(form in content for form in forms):
-                found.append(str(path.relative_to(root)))
-    return found
+SESSION_SCRIPT = Path(__file__).with_name("secret_session.py")
 
 
 @pytest.fixture
 def fresh_roots(tmp_path):
+    """New, empty folders for every place the session may write to."""
     roots = {name: tmp_path / name for name in ("home", "blender", "tmp", "xdg", "out")}
     for folder in roots.values():
         folder.mkdir()
     return roots
 
 
-def test_session_writes_key_to_keyring_only(fresh_roots, sample_assets):
-    require(bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS")), "no D-Bus session; run `make test`")
-    require(ZIP_PATH.is_file(), "the extension zip is missing; run `make build`")
-    environment = {
-        **os.environ,
-        "HOME": str(fresh_roots["home"]),
-        "BLENDER_USER_RESOURCES": str(fresh_roots["blender"]),
-        "TMPDIR": str(fresh_roots["tmp"]),
-        "XDG_CONFIG_HOME": str(fresh_roots["xdg"] / "config"),
-        "XDG_CACHE_HOME": str(fresh_roots["xdg"] / "cache"),
-        "XDG_STATE_HOME": str(fresh_roots["xdg"] / "state"),
-    }
-    blend = fresh_roots["out"] / "scene.blend"
+@pytest.fixture
+def sketchfab_entry():
+    """Remove the session's key from the keyring after the test."""
+    yield "sketchfab"
+    from keyring.backends import SecretService
 
+    try:
+        SecretService.Keyring().delete_password("meshport", "sketchfab")
+    except Exception:  # nothing stored, or no Secret Service: nothing to clean up
+        pass
+
+
+def session_environment(roots: dict[str, Path]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HOME": str(roots["home"]),
+        "BLENDER_USER_RESOURCES": str(roots["blender"]),
+        "TMPDIR": str(roots["tmp"]),
+        "XDG_CONFIG_HOME": str(roots["xdg"] / "config"),
+        "XDG_CACHE_HOME": str(roots["xdg"] / "cache"),
+        "XDG_STATE_HOME": str(roots["xdg"] / "state"),
+    }
+
+
+def run_session(extension_zip, roots, sample_assets) -> tuple[dict, subprocess.CompletedProcess, bool]:
+    """Run secret_session.py against a fake Sketchfab that accepts only KEY; return
+    its findings, the finished process, and whether the fake received the key."""
+    blend = roots["out"] / "scene.blend"
     with FakeSketchfab(sample_library(sample_assets), api_key=KEY) as fake:
         result = subprocess.run(
-            [sys.executable, str(Path(__file__).with_name("secret_session.py")), str(ZIP_PATH),
-             fake.api_base, KEY, uid_for("Box"), str(blend)],
-            capture_output=True, text=True, env=environment, timeout=600,
+            [sys.executable, str(SESSION_SCRIPT), str(extension_zip), fake.api_base, KEY,
+             uid_for("Box"), str(blend)],
+            capture_output=True, text=True, env=session_environment(roots), timeout=600,
         )
-        saw_key_header = any(
+        key_reached_server = any(
             seen.headers.get("Authorization") == f"Token {KEY}" for seen in fake.requests_seen
         )
-
     lines = [line for line in result.stdout.splitlines() if line.startswith("FINDINGS ")]
     assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
-    findings = json.loads(lines[-1].removeprefix("FINDINGS "))
+    return json.loads(lines[-1].removeprefix("FINDINGS ")), result, key_reached_server
+
+
+def test_key_goes_to_keyring_and_no_file(
+    extension_zip, fresh_roots, sample_assets, sketchfab_entry
+):
+    require(bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS")), "no D-Bus session; run `make test`")
+    findings, result, key_reached_server = run_session(extension_zip, fresh_roots, sample_assets)
+
     assert findings["set_key"] == ["FINISHED"]
+    assert findings["store_available"], findings["store_backend"]
+    assert "SecretService" in findings["store_backend"]
     assert findings["key_loaded"]
-    assert saw_key_header, "the key never reached the fake server"
+    assert key_reached_server, "the key never reached the fake server"
     assert findings["search_results"] and findings["search_results"][0] > 0
     assert findings["imported_meshes"] == [1], findings.get("import_error")
+
+    from keyring.backends import SecretService
+
+    assert SecretService.Keyring().get_password("meshport", sketchfab_entry) == KEY
 
     data_dir = Path(findings["data_dir"])
     expected = [
         fresh_roots["blender"] / "config" / "userpref.blend",
-        blend,
+        fresh_roots["out"] / "scene.blend",
         data_dir / "logs" / "audit.jsonl",
         data_dir / "http_cache.sqlite",
     ]
-    for path in expected:
-        assert path.is_file(), f"expected file {path} was not written, so the scan proves nothing"
-
-    for root in fresh_roots.values():
-        assert files_holding(root, KEY) == []
-    for form in encodings(KEY):
-        assert form.decode("latin-1") not in result.stdout
-        assert form.decode("latin-1") not in result.stderr
-
-
-@pytest.mark.parametrize("encode", [str.encode, lambda s: base64.b64encode(s.encode()),
-                                    lambda s: quote(s).encode()])
-def test_scan_finds_planted_key(tmp_path, encode):
-    (tmp_path / "deep" / "folder").mkdir(parents=True)
-    (tmp_path / "deep" / "folder" / "settings.bin").write_bytes(b"\x00prefix" + encode(KEY))
-    assert files_holding(tmp_path, KEY) == ["deep/folder/settings.bin"]
+    leaks = scan_for_secret(list(fresh_roots.values()), KEY, expected=expected)
+    assert leaks == []
+    assert text_holds_secret(result.stdout, KEY) == []
+    assert text_holds_secret(result.stderr, KEY) == []

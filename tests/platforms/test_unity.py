@@ -341,7 +341,9 @@ def hostile_packages(folder: Path) -> dict[str, Path]:
 
 
 def _cut_package(target: Path) -> Path:
-    data = unity_package([{"guid": guid(1), "pathname": "Assets/a.fbx", "asset": b"y" * 4096}])
+    """Write a package cut off inside its asset, whose bytes do not compress."""
+    noise = b"".join(hashlib.sha256(bytes([index])).digest() for index in range(256))
+    data = unity_package([{"guid": guid(1), "pathname": "Assets/a.fbx", "asset": noise}])
     target.write_bytes(data[: len(data) // 2])
     return target
 
@@ -362,6 +364,7 @@ def test_unreadable_package_warns_once(make_client, user_folder, caplog):
     hostile_packages(user_folder)
     client = make_client(user_folder)
     client.search(SearchQuery(""))
+    caplog.clear()
 
     with caplog.at_level(logging.WARNING, logger="meshport.platforms.unity"):
         client.search(SearchQuery(""))

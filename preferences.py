@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import bpy
 
-from .blender import keys, paths, service, status
+from .blender import keys, paths, service, signin, status
 from .blender.state import (
     KEY_CHECKING,
     KEY_VALID,
@@ -161,6 +161,7 @@ for _platform_id, _default_rate in DEFAULT_RATE_PER_HOUR.items():
 
 def draw_preferences(layout, preferences) -> None:
     draw_keys(layout.box())
+    signin.draw_signin_section(layout.box(), preferences)
     draw_servers(layout.box(), preferences)
     draw_network(layout.box(), preferences)
     draw_files(layout.box(), preferences)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from .. import operators, panels, preferences
-from . import runtime
+from . import runtime, signin
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ def unregister() -> None:
     # Jobs stop first, so no callback can reach a class that is already gone.
     if not runtime.stop():
         log.warning("Meshport was disabled while a worker thread was still ending")
+    signin.reset()
     panels.unregister()
     operators.unregister()
     preferences.unregister()

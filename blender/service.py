@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 OFFLINE_PLATFORMS = frozenset({"local"})
 ARCHIVE_KINDS = ("zip", "tar", "gzip", "bzip2", "xz")
 
-_credential_store = None
 
 
 def user_data_dir() -> Path:
@@ -63,21 +62,20 @@ def user_data_dir() -> Path:
 
 
 def credential_store():
-    """Return this process's ``CredentialStore``. One instance per process matters:
-    without a keyring backend it keeps keys in memory for the session."""
-    global _credential_store
-    if _credential_store is None:
-        from ..core.credentials import CredentialStore
+    """Return this process's ``CredentialStore``, shared with the platform clients'
+    token managers. One instance per process matters: without a keyring backend it
+    keeps keys in memory for the session."""
+    from ..core.credentials import process_store
 
-        _credential_store = CredentialStore()
-    return _credential_store
+    return process_store()
 
 
 def use_credential_store(store) -> None:
     """Replace the process's credential store, for tests with a keyring backend of
     their own. With None, the next use creates the default store again."""
-    global _credential_store
-    _credential_store = store
+    from ..core.credentials import use_process_store
+
+    use_process_store(store)
 
 
 def key_platform_ids() -> tuple[str, ...]:

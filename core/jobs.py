@@ -25,7 +25,7 @@ MainThreadCallback = Callable[..., None]
 
 
 class JobContext:
-    """What a job's worker function sees: its cancel flag and a progress channel."""
+    """The cancel flag and progress channel passed to a job's worker function."""
 
     def __init__(self, job: Job, runner: JobRunner):
         self._job = job

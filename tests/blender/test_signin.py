@@ -1,5 +1,5 @@
 """OAuth sign-in from the preferences, driven without a window: the job runner's
-drain stands in for Blender's timer, and fake OAuth servers stand in for GitHub and
+drain replaces Blender's timer, and fake OAuth servers replace GitHub and
 Sketchfab."""
 
 from __future__ import annotations
@@ -81,11 +81,11 @@ def test_device_flow_shows_code_and_stores_tokens(oauth_server, sign_in_store, r
         runner.drain(max_seconds=0.05)
         assert time.monotonic() < deadline, "no code was shown"
         time.sleep(0.02)
-    shown = (state.user_code, state.verification_uri)
+    shown_code = (state.user_code, state.verification_uri)
     _drain_until_finished(runner, job, phases, "github")
 
     stored = tokens.TokenSet.from_secret(sign_in_store.get(tokens.token_entry("github")))
-    assert shown == (USER_CODE, f"{oauth_server.url}/login/device")
+    assert shown_code == (USER_CODE, f"{oauth_server.url}/login/device")
     assert state.phase == signin.SIGNED_IN
     assert stored.access_token.reveal() in oauth_server.valid_access_tokens
     assert signin.signed_in("github")

@@ -1,9 +1,12 @@
 """Run inside a fresh Python with BLENDER_USER_RESOURCES set: install the extension
 zip as a user would, exercise it, and print one JSON line of findings.
 
-    python install_and_check.py ZIP [SAMPLE_GLB SAMPLE_FBX]
+    python install_and_check.py ZIP [MODEL_FILE...]
+
+Each MODEL_FILE is imported through the add-on's own ``blender.service.import_file``.
 """
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -11,13 +14,34 @@ from pathlib import Path
 import bpy
 
 MODULE = "bl_ext.user_default.meshport"
+BUNDLED_MODULES = ("keyring", "requests_cache", "pyrate_limiter", "redis")
 
 
 def enabled_modules() -> set[str]:
     return {addon.module for addon in bpy.context.preferences.addons}
 
 
-def import_samples(module, paths: list[str]) -> list[dict]:
+def addon_state() -> dict:
+    return {
+        "enabled": MODULE in enabled_modules(),
+        "sidebar_panel": hasattr(bpy.types, "MESHPORT_PT_sidebar"),
+        "set_key_operator": hasattr(bpy.types, "MESHPORT_OT_set_key"),
+    }
+
+
+def bundled_imports() -> dict:
+    """Import the libraries the add-on bundles and return the file each came from."""
+    return {name: importlib.import_module(name).__file__ for name in BUNDLED_MODULES}
+
+
+def keyring_findings() -> dict:
+    """Return what the add-on's credential store sees, through the installed add-on."""
+    credentials = importlib.import_module(f"{MODULE}.core.credentials")
+    store = credentials.CredentialStore()
+    return {"available": store.available, "backend": store.backend_name()}
+
+
+def import_models(paths: list[str]) -> list[dict]:
     service = sys.modules[f"{MODULE}.blender.service"]
     results = []
     for path in paths:
@@ -28,33 +52,30 @@ def import_samples(module, paths: list[str]) -> list[dict]:
 
 def main() -> None:
     zip_path = sys.argv[1]
-    samples = sys.argv[2:]
+    models = sys.argv[2:]
     findings = {"blender": bpy.app.version_string}
 
     bpy.ops.extensions.package_install_files(
         filepath=zip_path, repo="user_default", enable_on_install=True
     )
-    findings["enabled_after_install"] = MODULE in enabled_modules()
+    findings["after_install"] = addon_state()
     module = sys.modules.get(MODULE)
     findings["registered_as"] = getattr(module, "__name__", None)
-    findings["sidebar_panel"] = hasattr(bpy.types, "MESHPORT_PT_sidebar")
-
-    import keyring  # noqa: F401  (from the bundled wheels)
-    import pyrate_limiter  # noqa: F401
-    import requests_cache  # noqa: F401
-
-    findings["keyring_from"] = keyring.__file__
+    findings["preferences_resolved"] = (
+        MODULE in bpy.context.preferences.addons
+        and bpy.context.preferences.addons[MODULE].preferences is not None
+    )
+    findings["imported_from"] = bundled_imports()
+    findings["keyring"] = keyring_findings()
     findings["user_data_dir"] = bpy.utils.extension_path_user(MODULE, create=True)
 
     bpy.ops.preferences.addon_disable(module=MODULE)
-    findings["enabled_after_disable"] = MODULE in enabled_modules()
-    findings["panel_after_disable"] = hasattr(bpy.types, "MESHPORT_PT_sidebar")
+    findings["after_disable"] = addon_state()
     bpy.ops.preferences.addon_enable(module=MODULE)
-    findings["enabled_after_enable"] = MODULE in enabled_modules()
-    findings["panel_after_enable"] = hasattr(bpy.types, "MESHPORT_PT_sidebar")
+    findings["after_enable"] = addon_state()
 
-    if samples:
-        findings["imports"] = import_samples(module, samples)
+    if models:
+        findings["imports"] = import_models(models)
     print("FINDINGS " + json.dumps(findings))
 
 

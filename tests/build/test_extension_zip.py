@@ -11,34 +11,25 @@ from pathlib import Path
 
 import pytest
 
-from meshport.core.version import VERSION
 from support import REPO_ROOT, require
 
 MANIFEST = tomllib.loads((REPO_ROOT / "blender_manifest.toml").read_text())
-ZIP_PATH = REPO_ROOT / "dist" / f"meshport-{MANIFEST['version']}.zip"
+MODULE = "bl_ext.user_default.meshport"
 VENV_42_PYTHON = REPO_ROOT / ".venv-4.2" / "bin" / "python"
+DEVELOPMENT_PATHS = (
+    "tests/", "tools/", "bin/", "cli/", "sandbox/", "benchmarks/", "docs/", ".venv",
+    ".ci/", ".git", "dist/", "out/", "Makefile", "pytest.ini", "vendor/requirements.txt",
+)
 
 
-@pytest.fixture(scope="module")
-def extension_zip() -> Path:
-    """Build the zip with tools/build_extension.sh (which also validates it)."""
-    result = subprocess.run(
-        [str(REPO_ROOT / "tools" / "build_extension.sh")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHON": sys.executable},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return ZIP_PATH
-
-
-def install_in_fresh_blender(python: str, zip_path: Path, tmp_path: Path, *samples) -> dict:
+def install_in_fresh_blender(python: str, zip_path: Path, tmp_path: Path, *models) -> dict:
+    """Run install_and_check.py with ``python`` and a new Blender user folder; return
+    its findings with ``user_folder`` added."""
     user_folder = tmp_path / "blender-user"
     environment = {**os.environ, "BLENDER_USER_RESOURCES": str(user_folder)}
     script = Path(__file__).with_name("install_and_check.py")
     result = subprocess.run(
-        [python, str(script), str(zip_path), *map(str, samples)],
+        [python, str(script), str(zip_path), *map(str, models)],
         capture_output=True,
         text=True,
         env=environment,
@@ -52,59 +43,115 @@ def install_in_fresh_blender(python: str, zip_path: Path, tmp_path: Path, *sampl
     return findings
 
 
-def test_version_matches_manifest():
-    assert VERSION == MANIFEST["version"]
-
-
-def test_manifest_lists_every_vendored_wheel():
-    listed = {Path(path).name for path in MANIFEST["wheels"]}
-    present = {path.name for path in (REPO_ROOT / "vendor").glob("*.whl")}
-    assert listed == present
-
-
-def test_manifest_reasons_fit_blender_rules():
-    texts = [MANIFEST["tagline"], *MANIFEST["permissions"].values()]
-    for text in texts:
-        assert len(text) <= 64, text
-        assert re.search(r"[A-Za-z0-9)\]]$", text), text
+@pytest.fixture(scope="module")
+def installed_on_4_5(extension_zip, tmp_path_factory) -> dict:
+    return install_in_fresh_blender(
+        sys.executable, extension_zip, tmp_path_factory.mktemp("blender-4.5")
+    )
 
 
 def test_zip_holds_no_development_files(extension_zip):
     names = zipfile.ZipFile(extension_zip).namelist()
-    forbidden = ("tests/", "tools/", "bin/", ".venv", "benchmarks/", "docs/", ".ci/", "cli/")
-    leaked = [name for name in names if name.startswith(forbidden) or "__pycache__" in name]
+    leaked = [
+        name for name in names
+        if name.startswith(DEVELOPMENT_PATHS) or "__pycache__" in name or name.endswith(".pyc")
+    ]
     assert leaked == []
-    assert "blender_manifest.toml" in names
-    assert "platforms/sketchfab.py" in names
 
 
-def test_zip_installs_enables_disables_and_enables_again(extension_zip, tmp_path):
-    findings = install_in_fresh_blender(sys.executable, extension_zip, tmp_path)
-    assert findings["enabled_after_install"]
-    assert findings["registered_as"] == "bl_ext.user_default.meshport"
-    assert findings["sidebar_panel"]
-    assert not findings["enabled_after_disable"]
-    assert not findings["panel_after_disable"]
-    assert findings["enabled_after_enable"]
-    assert findings["panel_after_enable"]
+def test_zip_holds_addon_and_every_wheel(extension_zip):
+    names = set(zipfile.ZipFile(extension_zip).namelist())
+    expected = {"blender_manifest.toml", "__init__.py", "preferences.py", "core/credentials.py"}
+    expected |= {path.removeprefix("./") for path in MANIFEST["wheels"]}
+    assert expected - names == set()
 
 
-def test_bundled_wheels_are_unpacked_into_the_user_folder(extension_zip, tmp_path):
-    findings = install_in_fresh_blender(sys.executable, extension_zip, tmp_path)
-    user_folder = Path(findings["user_folder"])
-    unpacked = {path.name for path in user_folder.glob("extensions/.local/lib/python*/site-packages/*")}
+def test_validator_rejects_invalid_version(tmp_path, blender_ext):
+    # The build relies on Blender's validator exiting non-zero on a bad manifest.
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "__init__.py").write_text("def register():\n    pass\n")
+    manifest = (REPO_ROOT / "blender_manifest.toml").read_text()
+    manifest = re.sub(r"\nwheels = \[.*?\]\n", "\n", manifest, flags=re.S)
+    manifest = manifest.replace(f'version = "{MANIFEST["version"]}"', 'version = "first"')
+    (source / "blender_manifest.toml").write_text(manifest)
+
+    result = subprocess.run(
+        [sys.executable, blender_ext.__file__, "validate", str(source)],
+        capture_output=True, text=True, timeout=120,
+    )
+
+    assert result.returncode != 0
+    assert "version" in result.stdout + result.stderr
+
+
+def test_install_registers_under_user_repository(installed_on_4_5):
+    assert installed_on_4_5["after_install"]["enabled"]
+    assert installed_on_4_5["registered_as"] == MODULE
+    assert installed_on_4_5["preferences_resolved"]
+    assert installed_on_4_5["after_install"]["sidebar_panel"]
+    assert installed_on_4_5["after_install"]["set_key_operator"]
+
+
+def test_disable_unregisters_and_enable_registers_again(installed_on_4_5):
+    assert installed_on_4_5["after_disable"] == {
+        "enabled": False, "sidebar_panel": False, "set_key_operator": False,
+    }
+    assert installed_on_4_5["after_enable"] == {
+        "enabled": True, "sidebar_panel": True, "set_key_operator": True,
+    }
+
+
+def test_bundled_wheels_are_unpacked_and_imported(installed_on_4_5):
+    user_folder = Path(installed_on_4_5["user_folder"])
+    (site_packages,) = user_folder.glob("extensions/.local/lib/python*/site-packages")
+    unpacked = {path.name for path in site_packages.iterdir()}
     for package in ("keyring", "requests_cache", "pyrate_limiter", "redis", "secretstorage"):
         assert package in unpacked, f"{package} not unpacked; found {sorted(unpacked)}"
-    assert findings["user_data_dir"].startswith(findings["user_folder"])
+    for name, path in installed_on_4_5["imported_from"].items():
+        assert Path(path).is_relative_to(site_packages), f"{name} imported from {path}"
 
 
-def test_smoke_on_blender_4_2_imports_glb_and_fbx(extension_zip, tmp_path, sample_assets):
-    require(VENV_42_PYTHON.is_file(), "the Blender 4.2 venv is missing; run `make venv-4.2`")
+def test_user_data_goes_under_blender_user_folder(installed_on_4_5):
+    assert installed_on_4_5["user_data_dir"].startswith(installed_on_4_5["user_folder"])
+
+
+@pytest.fixture(scope="module")
+def installed_on_4_2(extension_zip, tmp_path_factory, sample_assets) -> dict:
+    """Install into the bpy 4.2 venv, whose site-packages has none of the bundled
+    libraries, and import one GLB and one FBX through the add-on."""
+    require(VENV_42_PYTHON.is_file(), "the Blender 4.2 venv is missing; run `make venv`")
     glb = sample_assets / "glb" / "Box.glb"
     fbx = sample_assets / "fbx" / "maya_cube_7400_binary.fbx"
-    findings = install_in_fresh_blender(str(VENV_42_PYTHON), extension_zip, tmp_path, glb, fbx)
-    assert findings["blender"].startswith("4.2")
-    assert findings["enabled_after_install"]
-    imported = {Path(item["path"]).name: item for item in findings["imports"]}
+    return install_in_fresh_blender(
+        str(VENV_42_PYTHON), extension_zip, tmp_path_factory.mktemp("blender-4.2"), glb, fbx
+    )
+
+
+def test_smoke_on_blender_4_2_installs_and_enables(installed_on_4_2):
+    assert installed_on_4_2["blender"].startswith("4.2")
+    assert installed_on_4_2["after_install"]["enabled"]
+    assert installed_on_4_2["registered_as"] == MODULE
+    assert not installed_on_4_2["after_disable"]["enabled"]
+    assert installed_on_4_2["after_enable"]["enabled"]
+
+
+def test_smoke_on_blender_4_2_imports_glb_and_fbx(installed_on_4_2):
+    imported = {Path(item["path"]).name: item for item in installed_on_4_2["imports"]}
     assert imported["Box.glb"]["meshes"] == 1
     assert imported["maya_cube_7400_binary.fbx"]["meshes"] >= 1
+
+
+def test_smoke_on_blender_4_2_uses_only_bundled_libraries(installed_on_4_2):
+    # Each import can only succeed from the wheels the zip brought, dependencies
+    # included, because .venv-4.2 does not install them.
+    site_packages = Path(installed_on_4_2["user_folder"]) / "extensions" / ".local"
+    for name, path in installed_on_4_2["imported_from"].items():
+        assert Path(path).is_relative_to(site_packages), f"{name} imported from {path}"
+
+
+def test_smoke_on_blender_4_2_reaches_secret_service(installed_on_4_2):
+    # keyring's Secret Service backend needs the bundled cryptography and cffi.
+    require(bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS")), "no D-Bus session; run `make test`")
+    assert installed_on_4_2["keyring"]["available"]
+    assert "SecretService" in installed_on_4_2["keyring"]["backend"]

@@ -39,13 +39,13 @@ def test_scan_finds_planted_key(tmp_path, encode):
 def test_scan_finds_key_inside_longer_base64(tmp_path, offset):
     document = b"x" * offset + b'{"api_key": "' + KEY.encode() + b'", "more": 1}'
     path = plant(tmp_path, base64.b64encode(document))
-    assert [finding.path for finding in scan_for_secret([tmp_path], KEY)] == [path]
+    assert {finding.path for finding in scan_for_secret([tmp_path], KEY)} == {path}
 
 
 def test_scan_finds_key_in_gzip_file(tmp_path):
     path = plant(tmp_path, b"")
     path.write_bytes(gzip.compress(b"header " + KEY.encode()))
-    assert [finding.path for finding in scan_for_secret([tmp_path], KEY)] == [path]
+    assert {finding.path for finding in scan_for_secret([tmp_path], KEY)} == {path}
 
 
 def test_scan_finds_key_in_multi_frame_zstd_file(tmp_path):
@@ -54,7 +54,7 @@ def test_scan_finds_key_in_multi_frame_zstd_file(tmp_path):
     content = b"a" * 5000 + KEY.encode() + b"b" * 5000
     path = plant(tmp_path, b"")
     path.write_bytes(compressor.compress(content[:5005]) + compressor.compress(content[5005:]))
-    assert [finding.path for finding in scan_for_secret([tmp_path], KEY)] == [path]
+    assert {finding.path for finding in scan_for_secret([tmp_path], KEY)} == {path}
 
 
 def test_scan_of_clean_files_finds_nothing(tmp_path):

@@ -72,6 +72,14 @@ class MeshportPreferences(bpy.types.AddonPreferences):
         ),
         subtype="DIR_PATH",
     )
+    unity_folder: bpy.props.StringProperty(
+        name="Unity Packages Folder",
+        description=(
+            "Folder of .unitypackage files to search besides Unity's own download "
+            "folder. MESHPORT_UNITY_DIR overrides it"
+        ),
+        subtype="DIR_PATH",
+    )
     download_folder: bpy.props.StringProperty(
         name="Download Folder",
         description="Folder for downloaded assets; empty uses the extension's own user folder",
@@ -271,6 +279,7 @@ def draw_caches(layout, preferences) -> None:
 def draw_files(layout, preferences) -> None:
     layout.label(text="Files", icon="FILE_FOLDER")
     layout.prop(preferences, "local_folder")
+    layout.prop(preferences, "unity_folder")
     layout.prop(preferences, "download_folder")
     if not preferences.download_folder:
         layout.label(text=f"Downloads go to {paths.user_data_dir() / 'downloads'}")

@@ -22,6 +22,7 @@ from ..core.config import (
     Settings,
     build_platform_settings,
     resolve_local_dir,
+    resolve_unity_dir,
 )
 from ..core.errors import (
     CredentialStoreError,
@@ -48,7 +49,7 @@ from .provenance import platform_label
 log = logging.getLogger(__name__)
 
 # Platforms that read local files only, and so work with online access off.
-OFFLINE_PLATFORMS = frozenset({"local"})
+OFFLINE_PLATFORMS = frozenset({"local", "unity"})
 ARCHIVE_KINDS = ("zip", "tar", "gzip", "bzip2", "xz")
 
 
@@ -150,6 +151,7 @@ def settings_from_preferences(
         online_access=bool(bpy.app.online_access),
         platforms=platforms,
         local_dir=resolve_local_dir(_preference(preferences, "local_folder")),
+        unity_dir=resolve_unity_dir(_preference(preferences, "unity_folder")),
         pack_images=import_options_from_preferences(context).pack_images,
         **_network_preferences(preferences),
     )
@@ -213,6 +215,7 @@ def settings_for_command_line(*, offline: bool) -> Settings:
         online_access=not offline,
         platforms=platforms,
         local_dir=resolve_local_dir(),
+        unity_dir=resolve_unity_dir(),
     )
 
 

@@ -39,7 +39,7 @@ def draw_platform_notices(layout, platform_id: str, client, characters: int) -> 
         )
         return
     if client.notice:
-        layout.label(text=client.notice, icon="INFO")
+        draw_wrapped(layout, client.notice, characters, icon="INFO")
     if not client.official:
         draw_wrapped(
             layout,

@@ -96,7 +96,8 @@ RAW_MEDIA_TYPE = "application/vnd.github.raw"
 DEFAULT_MEDIA_URL = "https://media.githubusercontent.com"
 MEDIA_URL_VARIABLE = "MESHPORT_GITHUB_MEDIA_URL"
 
-# GitHub's contents API serves files up to 100 MB; Git's push limit is the same 100 MiB.
+# GitHub's contents API serves files up to 100 MB (GitHub changelog, 2022-05-03).
+# NOTE: read here as 100 MiB, the size GitHub rejects files from in a push.
 MAX_FILE_SIZE = 100 * 1024 * 1024
 MAX_COUNT = 100  # the largest per_page the search API accepts
 UNKNOWN_LICENSE = "unknown"
@@ -111,8 +112,8 @@ SEARCH_FORMATS = ("gltf", "obj")  # the model formats code search indexes
 LISTED_FORMATS = ("glb", "gltf", "fbx", "obj")
 FILTER_NAMES = ("repo", "ref", "format")
 
-# Git LFS pointer files are smaller than 1024 bytes (git-lfs docs/spec.md). Before
-# v1, git-lfs wrote its spec URL under the name "hawser", and git-lfs still reads it.
+# The Git LFS specification requires pointer files to be smaller than 1024 bytes.
+# Pointers from before Git LFS 1.0 name the spec "hawser", and LFS readers accept it.
 MAX_LFS_POINTER_SIZE = 1024
 LFS_SPEC_URLS = ("https://git-lfs.github.com/spec/v1", "https://hawser.github.com/spec/v1")
 LFS_POINTER_START = b"version https://"
@@ -170,7 +171,7 @@ class FileRef:
 
 @dataclass(frozen=True)
 class Repository:
-    """What ``GET /repos/{owner}/{repo}`` returns that Meshport uses."""
+    """The fields of ``GET /repos/{owner}/{repo}`` that Meshport uses."""
 
     owner: str
     name: str
@@ -266,10 +267,11 @@ class GitHubClient(PlatformClient):
         if not platform.base_url:
             platform = dataclasses.replace(platform, base_url=DEFAULT_BASE_URLS[PLATFORM_ID])
         _check_url(platform.base_url, "base URL", DEFAULT_BASE_URLS[PLATFORM_ID])
+
         version = {"X-GitHub-Api-Version": API_VERSION}
         options = {"label": LABEL, "auth_scheme": "Bearer", "retry_policy": retry_policy}
-        # API answers are JSON; file transfers need the raw media type on a session of
-        # their own, because core.download sends the session's headers.
+        # API responses are JSON. File transfers need the raw media type on a session
+        # of their own, because core.download sends the session's headers.
         self.http = PlatformHttp(
             platform,
             settings,
@@ -284,18 +286,18 @@ class GitHubClient(PlatformClient):
             sleep=sleep,
             **options,
         )
+
         self.media_url = resolve_media_url()
         self._media_host = urlsplit(self.media_url).netloc
-        self._quota_answers = threading.local()
-        self.file_http.session.hooks["response"].append(self._note_quota_answer)
+        self._quota_refusals = threading.local()
+        self.file_http.session.hooks["response"].append(self._note_quota_refusal)
+
         self._has_token = self.http.has_key
         if not self._has_token and token_manager is not None and token_manager.signed_in():
             api_host = urlsplit(self.http.base_url).netloc
             for http in (self.http, self.file_http):
                 http.session.auth = BearerTokenAuth(token_manager, api_host)
             self._has_token = True
-        self._repositories: dict[str, Repository] = {}
-        self._repositories_lock = threading.Lock()
 
     def close(self) -> None:
         self.http.close()
@@ -308,9 +310,10 @@ class GitHubClient(PlatformClient):
 
         With ``filters["repo"]`` ("owner/name" or its github.com URL), list that
         repository's .glb, .gltf, .fbx and .obj files whose path contains every word of
-        ``query.text``; ``filters["ref"]`` picks a branch, tag or commit other than the
-        default branch. Otherwise run a code search for ``query.text`` in .gltf files,
-        or in .obj files with ``filters["format"] = "obj"``; that needs a token.
+        ``query.text``. ``filters["ref"]`` picks a branch, tag or commit other than the
+        default branch, and ``filters["format"]`` keeps one format. Without a
+        repository, run a code search for ``query.text`` in .gltf files, or in .obj
+        files with ``filters["format"] = "obj"``. Code search needs a token.
 
         Raises ``AuthenticationError`` for a code search without a token and
         ``ConfigurationError`` for an unknown filter, an invalid value or an empty
@@ -439,11 +442,13 @@ class GitHubClient(PlatformClient):
         matches = [
             entry for entry in entries if all(word in entry["path"].lower() for word in words)
         ]
+
         end = listing.offset + listing.count
         results = [
             asset_from_tree_entry(repository, ref, entry) for entry in matches[listing.offset : end]
         ]
         next_page = listing.token(ref, end) if end < len(matches) else None
+
         notice = ""
         if tree.get("truncated") is True:
             notice = (
@@ -460,12 +465,8 @@ class GitHubClient(PlatformClient):
         return SearchPage(results, next_page, notice)
 
     def _repository(self, owner: str, repo: str, cancel=None) -> Repository:
-        """Return the repository's details, from memory after the first request."""
+        """Return the repository's details; the response cache keeps them an hour."""
         full_name = f"{owner}/{repo}"
-        with self._repositories_lock:
-            known = self._repositories.get(full_name.lower())
-        if known is not None:
-            return known
         data = self.http.get_json(
             f"repos/{owner}/{repo}",
             cache_ttl=REPOSITORY_TTL,
@@ -477,10 +478,7 @@ class GitHubClient(PlatformClient):
                 }
             ),
         )
-        repository = repository_from_json(data, full_name)
-        with self._repositories_lock:
-            self._repositories[full_name.lower()] = repository
-        return repository
+        return repository_from_json(data, full_name)
 
     # One asset
 
@@ -686,6 +684,7 @@ class GitHubClient(PlatformClient):
             )
             for path in wanted
         ]
+
         context.report_progress(
             None, f"{LABEL}: downloading {len(items)} files that '{file.name}' needs"
         )
@@ -697,6 +696,7 @@ class GitHubClient(PlatformClient):
             stop_on_error=required,
         )
         outcomes = batch.run()
+
         arrived = []
         failures = []
         for path, outcome in zip(wanted, outcomes):
@@ -713,10 +713,12 @@ class GitHubClient(PlatformClient):
                 )
             else:
                 failures.append((path, outcome.error))
+
         real = [pair for pair in failures if not isinstance(pair[1], JobCancelledError)]
         if failures:
             path, error = (real or failures)[0]
             raise _file_error(error, file.sibling(path), needed_by=file.name) from error
+
         for path in arrived:
             label = f"{asset.name}: {path}"
             self._finish_file(file.sibling(path), workspace.staging / path, context, label)
@@ -730,6 +732,7 @@ class GitHubClient(PlatformClient):
         if pointer is None:
             verify_file(local, FileCheck(kind=kind), label=label)
             return
+
         url = self.media_file_url(file)
         log.info(
             "platform=%s %s is a Git LFS pointer (sha256 %s, %d bytes); fetching %s",
@@ -739,19 +742,21 @@ class GitHubClient(PlatformClient):
             pointer.size,
             redact_url(url),
         )
-        self._quota_answers.seen = False
+        self._quota_refusals.seen = False
         try:
             download_file(
                 self.file_http,
                 url,
                 local,
                 context,
-                check=FileCheck(size=pointer.size, kind=kind),
+                check=FileCheck(size=pointer.size, kind="any"),
                 authenticated=True,
                 label=f"{label} (Git LFS)",
             )
         except MeshportError as error:
             raise self._lfs_error(error, file) from error
+
+        # The sha256 is checked first, because its mismatch is the clearer error.
         digest = sha256_of(local)
         if digest != pointer.oid:
             local.unlink(missing_ok=True)
@@ -761,9 +766,10 @@ class GitHubClient(PlatformClient):
                 "download again.",
                 platform=PLATFORM_ID,
             )
+        verify_file(local, FileCheck(kind=kind), label=label)
 
     def _lfs_error(self, error: MeshportError, file: FileRef) -> MeshportError:
-        if getattr(self._quota_answers, "seen", False):
+        if getattr(self._quota_refusals, "seen", False):
             return NotDownloadableError(
                 f"{LABEL}: {file.full_name} is over its Git LFS data quota, so GitHub does "
                 f"not serve '{file.path}' until the owner buys more bandwidth or the "
@@ -781,13 +787,13 @@ class GitHubClient(PlatformClient):
             )
         return error
 
-    def _note_quota_answer(self, response: requests.Response, *args, **kwargs):
+    def _note_quota_refusal(self, response: requests.Response, *args, **kwargs):
         """Mark this thread's transfer when the media host refuses for the LFS quota;
         ``_lfs_error`` reads the mark, because the mapped error lacks the body."""
         if response.status_code >= 400 and urlsplit(response.url).netloc == self._media_host:
             text = _peek_text(response)
             if any(phrase in text.lower() for phrase in QUOTA_PHRASES):
-                self._quota_answers.seen = True
+                self._quota_refusals.seen = True
         return response
 
     def _contents_url(self, file: FileRef) -> str:
@@ -1209,7 +1215,8 @@ def _check_ref(ref) -> str:
     )
     if invalid:
         raise ConfigurationError(
-            f"{LABEL}: '{ref}' is not a valid branch, tag or commit name.",
+            f"{LABEL}: '{ref}' is not a valid branch, tag or commit name. Use a name like "
+            "main or a commit id.",
             platform=PLATFORM_ID,
         )
     return text
@@ -1246,9 +1253,15 @@ def _check_url(url: str, what: str, example: str) -> None:
 
 
 def _api_messages(extra: dict[int, str] | None = None) -> dict[int, str]:
+    # NOTE: GitHub's secondary rate limits respond 403 with Retry-After while
+    # X-RateLimit-Remaining is not 0. core.ratelimit does not treat that as rate
+    # limited, so the 403 message names the case and GitHub's own message follows it.
     messages = {
         401: "the token was rejected (HTTP 401): it is invalid, expired or revoked. "
         f"Create a new one at {TOKEN_PAGE} and paste it into Meshport's preferences",
+        403: "access denied (HTTP 403). The token may lack access to a private "
+        "repository, or GitHub's secondary rate limit applies, in which case wait a "
+        "minute and try again",
         422: "GitHub could not run this search (HTTP 422). Use plain words without "
         "quotes or qualifiers",
     }
@@ -1302,7 +1315,7 @@ def _json_of(response: requests.Response):
     try:
         return response.json()
     except ValueError as error:
-        raise _format_error(f"the answer from {redact_url(response.url)} is not JSON") from error
+        raise _format_error(f"the response from {redact_url(response.url)} is not JSON") from error
 
 
 def _text_lines(path: Path) -> list[str]:

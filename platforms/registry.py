@@ -15,6 +15,7 @@ CLIENT_CLASSES = {
     "sketchfab": "sketchfab:SketchfabClient",
     "polyhaven": "polyhaven:PolyHavenClient",
     "local": "local:LocalLibraryClient",
+    "unity": "unity:UnityPackageClient",
 }
 
 

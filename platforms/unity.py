@@ -63,7 +63,9 @@ NOTICE = (
 )
 MAX_COUNT = 100
 MAX_CACHED_LISTINGS = 64
-DIGEST_LENGTH = 12  # hex digits of the extraction folder name, short for Windows' 260 limit
+# Hex digits in the extraction folder's name, kept short because many Windows setups
+# limit paths to 260 characters.
+DIGEST_LENGTH = 12
 DRIVE_PATTERN = re.compile(r"^[A-Za-z]:")
 
 
@@ -89,7 +91,7 @@ class UnityPackageClient(PlatformClient):
 
     platform_id = PLATFORM_ID
     label = LABEL
-    # No private Unity API is used, so nothing can change under this client.
+    # It sends no request to any Unity API, so the panel shows no private-API warning.
     official = True
     notice = NOTICE
     formats = tuple(MODEL_SUFFIXES.values())
@@ -163,7 +165,9 @@ class UnityPackageClient(PlatformClient):
         target = Path(destination) / digest[:DIGEST_LENGTH]
 
         context.raise_if_cancelled()
-        context.report_progress(None, f"{LABEL}: extracting '{model.name}' from '{package.path.name}'")
+        context.report_progress(
+            None, f"{LABEL}: extracting '{model.name}' from '{package.path.name}'"
+        )
         shutil.rmtree(target, ignore_errors=True)
         extracted = extract_model(package.path, model, target)
         if context.cancelled:

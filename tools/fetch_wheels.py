@@ -23,11 +23,19 @@ from pathlib import Path
 VENDOR = Path(__file__).resolve().parent.parent / "vendor"
 REQUIREMENTS = VENDOR / "requirements.txt"
 
-# The (Python version, platform tag) of each binary wheel; every other distribution
-# is one pure-Python wheel. The order matches nothing: files are matched by sha256.
+# The (Python version, platform tag) of each binary wheel, for the Blender platforms
+# that have one (see vendor/requirements.txt); every other distribution is one
+# pure-Python wheel. Files are matched to the pins by sha256, not by this order.
+PLATFORM_TAGS = {
+    "linux-x64": {"cryptography": "manylinux_2_28_x86_64", "cffi": "manylinux2014_x86_64"},
+    "windows-x64": {"cryptography": "win_amd64", "cffi": "win_amd64"},
+    "macos-arm64": {"cryptography": "macosx_11_0_arm64", "cffi": "macosx_11_0_arm64"},
+}
 BINARY_TARGETS = {
-    "cffi": [("3.11", "manylinux2014_x86_64"), ("3.13", "manylinux2014_x86_64")],
-    "cryptography": [("3.11", "manylinux_2_28_x86_64")],
+    "cryptography": [("3.11", tags["cryptography"]) for tags in PLATFORM_TAGS.values()],
+    "cffi": [
+        (python, tags["cffi"]) for tags in PLATFORM_TAGS.values() for python in ("3.11", "3.13")
+    ],
 }
 PURE_TARGET = [("3.11", "any")]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO_ROOT, require
+from support import REPO_ROOT, SAMPLE_ASSETS, require
 
 MANIFEST = tomllib.loads((REPO_ROOT / "blender_manifest.toml").read_text())
 MODULE = "bl_ext.user_default.meshport"
@@ -102,14 +102,15 @@ def test_disable_unregisters_and_enable_registers_again(installed_on_4_5):
     }
 
 
-def test_bundled_wheels_are_unpacked_and_imported(installed_on_4_5):
+def test_bundled_wheels_are_unpacked(installed_on_4_5):
     user_folder = Path(installed_on_4_5["user_folder"])
     (site_packages,) = user_folder.glob("extensions/.local/lib/python*/site-packages")
     unpacked = {path.name for path in site_packages.iterdir()}
+    # Blender appends this folder to sys.path when it installs the first wheels, so
+    # in this venv the imports still find the venv's copies first; the 4.2 smoke
+    # test, whose venv lacks them, checks the imports themselves.
     for package in ("keyring", "requests_cache", "pyrate_limiter", "redis", "secretstorage"):
         assert package in unpacked, f"{package} not unpacked; found {sorted(unpacked)}"
-    for name, path in installed_on_4_5["imported_from"].items():
-        assert Path(path).is_relative_to(site_packages), f"{name} imported from {path}"
 
 
 def test_user_data_goes_under_blender_user_folder(installed_on_4_5):
@@ -117,12 +118,13 @@ def test_user_data_goes_under_blender_user_folder(installed_on_4_5):
 
 
 @pytest.fixture(scope="module")
-def installed_on_4_2(extension_zip, tmp_path_factory, sample_assets) -> dict:
+def installed_on_4_2(extension_zip, tmp_path_factory) -> dict:
     """Install into the bpy 4.2 venv, whose site-packages has none of the bundled
     libraries, and import one GLB and one FBX through the add-on."""
     require(VENV_42_PYTHON.is_file(), "the Blender 4.2 venv is missing; run `make venv`")
-    glb = sample_assets / "glb" / "Box.glb"
-    fbx = sample_assets / "fbx" / "maya_cube_7400_binary.fbx"
+    require((SAMPLE_ASSETS / "MANIFEST.md").is_file(), f"sample assets not found in {SAMPLE_ASSETS}")
+    glb = SAMPLE_ASSETS / "glb" / "Box.glb"
+    fbx = SAMPLE_ASSETS / "fbx" / "maya_cube_7400_binary.fbx"
     return install_in_fresh_blender(
         str(VENV_42_PYTHON), extension_zip, tmp_path_factory.mktemp("blender-4.2"), glb, fbx
     )

@@ -27,8 +27,11 @@ VENDOR = REPO_ROOT / "vendor"
 MANIFEST = tomllib.loads((REPO_ROOT / "blender_manifest.toml").read_text())
 WHEELS = sorted(VENDOR.glob("*.whl"))
 
-# What the add-on imports from the bundle, and what Blender itself bundles.
+# What the add-on imports from the bundle, and what Blender itself bundles. The
+# encrypted key file also imports cryptography where a wheel of it installs.
 ROOT_DISTRIBUTIONS = ["keyring", "requests-cache", "pyrate-limiter", "redis"]
+OPTIONAL_ROOT = "cryptography"
+CRYPTOGRAPHY_PLATFORMS = {"linux-x64", "windows-x64", "macos-arm64"}
 BLENDER_BUNDLED = {"requests", "urllib3", "certifi", "idna", "charset-normalizer"}
 
 PLATFORM_MARKERS = {
@@ -112,7 +115,8 @@ def resolve(platform: str, python: str, blender_ext) -> tuple[set[Path], list[st
 
     used: set[Path] = set()
     unmet: list[str] = []
-    pending = [Requirement(name) for name in ROOT_DISTRIBUTIONS]
+    roots = ROOT_DISTRIBUTIONS + ([OPTIONAL_ROOT] if OPTIONAL_ROOT in installed else [])
+    pending = [Requirement(name) for name in roots]
     while pending:
         requirement = pending.pop()
         if requirement.marker is not None and not requirement.marker.evaluate(environment):
@@ -138,6 +142,17 @@ def resolve(platform: str, python: str, blender_ext) -> tuple[set[Path], list[st
 def test_wheels_meet_every_requirement(platform, python, blender_ext):
     _used, unmet = resolve(platform, python, blender_ext)
     assert unmet == []
+
+
+@pytest.mark.parametrize("python", PYTHON_VERSIONS)
+def test_cryptography_installs_where_a_patched_wheel_exists(python, blender_ext):
+    wheels = [path for path in WHEELS if path.name.startswith("cryptography-")]
+    platforms = {
+        platform
+        for platform in MANIFEST["platforms"]
+        if any(wheel_installs_on(path, platform, python, blender_ext) for path in wheels)
+    }
+    assert platforms == CRYPTOGRAPHY_PLATFORMS
 
 
 @pytest.mark.parametrize(("platform", "python"), TARGETS)

@@ -79,7 +79,7 @@ LICENSE_NAMES = {
 
 @dataclass
 class FakeFile:
-    """One file of a repository. With ``lfs`` Git holds a pointer file and the media
+    """One file of a repository. With ``lfs``, Git stores a pointer file and the media
     host the bytes. ``reported_size`` replaces the size the API reports, to imitate a
     file too large to create in a test."""
 
@@ -148,7 +148,7 @@ class FakeRepository:
 
 @dataclass
 class Fault:
-    """An error answer on one endpoint (see ``FakeGitHub.fail``)."""
+    """An error response on one endpoint (see ``FakeGitHub.fail``)."""
 
     endpoint: str
     status: int
@@ -211,7 +211,7 @@ class FakeGitHub(FakeServer):
         headers: dict[str, str] | None = None,
         times: int | None = None,
     ) -> None:
-        """Answer ``status`` on ``endpoint`` (one of ``ENDPOINTS``), ``times`` times or
+        """Respond with ``status`` on ``endpoint`` (one of ``ENDPOINTS``), ``times`` times or
         always, with the rate-limit headers added to ``headers``."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; use one of {ENDPOINTS}")
@@ -241,7 +241,7 @@ class FakeGitHub(FakeServer):
     # Authentication and rate limits
 
     def _answer(self, info: RequestInfo, resource: str, endpoint: str, build) -> Reply:
-        """Run the checks every route shares, then ``build(login)`` for the answer."""
+        """Run the checks every route shares, then ``build(login)`` for the response."""
         version = _header(info, "X-GitHub-Api-Version")
         token = _bearer_token(info)
         login = self.tokens.get(token) if token else None
@@ -273,8 +273,10 @@ class FakeGitHub(FakeServer):
             if allowed:
                 used += 1
             self._windows[(credential, resource)] = (started, used)
-        reset = int(max(started + window, exhausted_until)) + 1
-        remaining = max(0, limit - used) if now >= exhausted_until else 0
+        if now < exhausted_until:
+            reset, remaining = int(exhausted_until), 0
+        else:
+            reset, remaining = int(started + window), max(0, limit - used)
         headers = {
             "x-ratelimit-limit": str(limit),
             "x-ratelimit-remaining": str(remaining),
@@ -338,7 +340,9 @@ class FakeGitHub(FakeServer):
             if _indexed(path, file, extensions) and _matches(words, path, file)
         ]
         start = (page - 1) * per_page
-        items = [self._search_item(repository, path) for repository, path in matches[start:][:per_page]]
+        items = [
+            self._search_item(repository, path) for repository, path in matches[start:][:per_page]
+        ]
         body = {
             "total_count": len(matches),
             "incomplete_results": self.incomplete_results,
@@ -390,7 +394,10 @@ class FakeGitHub(FakeServer):
                 return _error(404, "Not Found")
             entries = self._tree_entries(repository, info.param("recursive") not in (None, ""))
             truncated = False
-            if repository.truncate_tree_at is not None and len(entries) > repository.truncate_tree_at:
+            if (
+                repository.truncate_tree_at is not None
+                and len(entries) > repository.truncate_tree_at
+            ):
                 entries = entries[: repository.truncate_tree_at]
                 truncated = True
             tree_sha = hashlib.sha1(f"tree {repository.full_name}".encode()).hexdigest()
@@ -411,7 +418,13 @@ class FakeGitHub(FakeServer):
         for folder in repository.folders():
             sha = hashlib.sha1(f"tree {folder}".encode()).hexdigest()
             entries.append(
-                {"path": folder, "mode": "040000", "type": "tree", "sha": sha, "url": f"{api}/git/trees/{sha}"}
+                {
+                    "path": folder,
+                    "mode": "040000",
+                    "type": "tree",
+                    "sha": sha,
+                    "url": f"{api}/git/trees/{sha}",
+                }
             )
         for path, file in repository.files.items():
             entries.append(
@@ -540,7 +553,7 @@ class FakeMedia(FakeServer):
     bytes of an LFS file of the given repositories, at the default branch or its
     commit, without authentication.
 
-    ``over_quota`` makes every answer GitHub's "over its data quota" refusal with
+    ``over_quota`` makes every response GitHub's "over its data quota" refusal with
     ``quota_status``; ``corrupt`` serves changed bytes of the same length for one file.
     """
 
@@ -636,7 +649,9 @@ def _license_json(spdx_id: str | None) -> dict | None:
         "key": spdx_id.lower() if spdx_id != "NOASSERTION" else "other",
         "name": LICENSE_NAMES.get(spdx_id, spdx_id),
         "spdx_id": spdx_id,
-        "url": None if spdx_id == "NOASSERTION" else f"https://api.github.com/licenses/{spdx_id.lower()}",
+        "url": None
+        if spdx_id == "NOASSERTION"
+        else f"https://api.github.com/licenses/{spdx_id.lower()}",
         "node_id": "MDc6TGljZW5zZW1pdA==",
     }
 
@@ -696,7 +711,7 @@ def sample_library(assets: Path) -> list[FakeRepository]:
 
     - ``fake-cesium/sample-models`` (CC-BY-4.0, branch ``main``): ``glb/Box.glb``;
       ``glb/CesiumMan.glb`` stored with Git LFS; ``gltf/Fox/`` with Fox.gltf, Fox.bin,
-      Texture.png and README.md as the samples hold them; a README.md.
+      Texture.png and README.md from the samples; a README.md.
     - ``fake-ufbx/test-data`` (MIT, branch ``master``): the OBJ sample with its MTL
       under ``obj/`` and ``fbx/blender_279_default_7400_binary.fbx``.
 
@@ -709,7 +724,9 @@ def sample_library(assets: Path) -> list[FakeRepository]:
         {
             "README.md": b"# Sample models\n\nglTF test models for the fake GitHub.\n",
             "glb/Box.glb": (assets / "glb" / "Box.glb").read_bytes(),
-            "glb/CesiumMan.glb": FakeFile((assets / "glb" / "CesiumMan.glb").read_bytes(), lfs=True),
+            "glb/CesiumMan.glb": FakeFile(
+                (assets / "glb" / "CesiumMan.glb").read_bytes(), lfs=True
+            ),
             "gltf/Fox/Fox.gltf": (fox / "Fox.gltf").read_bytes(),
             "gltf/Fox/Fox.bin": (fox / "Fox.bin").read_bytes(),
             "gltf/Fox/Texture.png": (fox / "Texture.png").read_bytes(),

@@ -25,6 +25,7 @@ from fakes.github import (
     sample_library,
 )
 from meshport.core.errors import (
+    AccessDeniedError,
     AuthenticationError,
     ConfigurationError,
     DownloadError,
@@ -32,11 +33,12 @@ from meshport.core.errors import (
     NotFoundError,
     OfflineError,
     RateLimitedError,
+    ResponseFormatError,
     UnsafeArchiveError,
     UnsupportedFileError,
 )
 from meshport.core.jobs import Job, JobContext, JobRunner
-from meshport.core.models import Asset, SearchQuery
+from meshport.core.models import Asset, DownloadOptions, SearchQuery
 from meshport.core.ratelimit import store_for
 from meshport.core.secrets import Secret
 from meshport.core.tokens import TokenManager, TokenSet
@@ -155,7 +157,9 @@ def blob_sha(data: bytes) -> str:
 def files_in(folder: Path) -> list[str]:
     if not folder.exists():
         return []
-    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+    return sorted(
+        path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()
+    )
 
 
 def header(seen, name: str) -> str | None:
@@ -250,10 +254,10 @@ def test_code_search_follows_next_link(client, servers):
 
 
 def test_code_search_rejects_next_link_on_other_host(client, servers):
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(ResponseFormatError) as raised:
         client.search(SearchQuery(page_token="code:http://127.0.0.1:1/search/code?q=x"))
 
-    assert "was not followed" in str(raised.value)
+    assert "was not followed" in raised.value.message
     assert servers.api.requests_seen == []
 
 
@@ -393,7 +397,9 @@ def test_truncated_tree_gives_notice_and_warning(anonymous, servers, caplog):
 @pytest.mark.parametrize("spdx_id", [None, "NOASSERTION"])
 def test_repository_without_identified_licence_lists_unknown(anonymous, servers, spdx_id):
     servers.add(
-        FakeRepository("fake-someone", "models", {"box.glb": sample("glb/Box.glb")}, license=spdx_id)
+        FakeRepository(
+            "fake-someone", "models", {"box.glb": sample("glb/Box.glb")}, license=spdx_id
+        )
     )
 
     (box,) = anonymous.search(repo_query("fake-someone/models")).results
@@ -446,7 +452,10 @@ def test_get_asset_of_missing_file_raises_not_found(anonymous):
         (FOX_ID, FOX_ID),
         (f"{SAMPLES}:gltf/Fox/Fox.gltf", f"{SAMPLES}:gltf/Fox/Fox.gltf"),
         (f"https://github.com/{SAMPLES}/blob/main/gltf/Fox/Fox.gltf", FOX_ID),
-        (f"https://github.com/{SAMPLES}/blob/main/models/My%20Chair.obj", f"{SAMPLES}:models/My Chair.obj@main"),
+        (
+            f"https://github.com/{SAMPLES}/blob/main/models/My%20Chair.obj",
+            f"{SAMPLES}:models/My Chair.obj@main",
+        ),
     ],
 )
 def test_parse_asset_id_accepts_ids_and_file_urls(anonymous, text, expected):
@@ -534,7 +543,7 @@ def test_download_obj_fetches_material_library(anonymous, context, downloads):
     )
 
 
-def test_download_obj_without_its_material_library_logs_and_continues(
+def test_download_obj_skips_missing_material_library(
     anonymous, servers, context, downloads, caplog
 ):
     obj = sample("obj/blender_279_ball_0_obj.obj")
@@ -574,7 +583,9 @@ def test_download_rejects_uri_escaping_the_folder(anonymous, servers, context, d
 
 
 def test_download_gltf_with_missing_buffer_names_it(anonymous, servers, context, downloads):
-    servers.add(FakeRepository("fake-broken", "models", {"model.gltf": gltf_with_uris("model.bin")}))
+    servers.add(
+        FakeRepository("fake-broken", "models", {"model.gltf": gltf_with_uris("model.bin")})
+    )
 
     with pytest.raises(NotFoundError) as raised:
         anonymous.download(asset_for("fake-broken/models:model.gltf@main"), downloads, context)
@@ -606,9 +617,12 @@ def test_download_lfs_sha256_mismatch_leaves_nothing(anonymous, servers, context
 
 def test_download_lfs_size_mismatch_leaves_nothing(anonymous, servers, context, downloads):
     data = sample("glb/Box.glb")
-    servers.add(FakeRepository("fake-lfs", "models", {"box.glb": FakeFile(data, lfs=True)}))
-    # The pointer announces one byte more than the media host serves.
-    servers.api.repositories["fake-lfs/models"].files["box.glb"] = FakeFile(data + b"\0", lfs=True)
+    # The pointer in Git announces one byte more than the media host serves.
+    pointer = FakeFile(data + b"\0", lfs=True)
+    servers.api.add_repository(FakeRepository("fake-lfs", "models", {"box.glb": pointer}))
+    servers.media.add_repository(
+        FakeRepository("fake-lfs", "models", {"box.glb": FakeFile(data, lfs=True)})
+    )
 
     with pytest.raises(DownloadError) as raised:
         anonymous.download(asset_for("fake-lfs/models:box.glb@main"), downloads, context)
@@ -631,7 +645,9 @@ def test_download_lfs_quota_gives_clear_message(anonymous, servers, context, dow
 
 def test_download_of_missing_lfs_object_raises_not_found(anonymous, servers, context, downloads):
     data = sample("glb/Box.glb")
-    servers.api.add_repository(FakeRepository("fake-lfs", "lost", {"box.glb": FakeFile(data, lfs=True)}))
+    servers.api.add_repository(
+        FakeRepository("fake-lfs", "lost", {"box.glb": FakeFile(data, lfs=True)})
+    )
 
     with pytest.raises(NotFoundError) as raised:
         anonymous.download(asset_for("fake-lfs/lost:box.glb@main"), downloads, context)
@@ -673,8 +689,6 @@ def test_download_again_replaces_earlier_folder(anonymous, context, downloads):
 
 
 def test_download_rejects_other_format_option(anonymous, servers, context, downloads):
-    from meshport.core.models import DownloadOptions
-
     with pytest.raises(ConfigurationError):
         anonymous.download(asset_for(BOX_ID), downloads, context, DownloadOptions("gltf"))
 
@@ -702,7 +716,7 @@ def test_every_api_request_sends_version_and_media_type(client, servers, context
     client.validate_key()
 
     seen = servers.api.requests_seen
-    assert len(seen) >= 10
+    assert seen
     for request in seen:
         assert header(request, "X-GitHub-Api-Version") == API_VERSION, request.path
         assert header(request, "Accept") in (JSON_MEDIA_TYPE, RAW_MEDIA_TYPE), request.path
@@ -747,6 +761,21 @@ def test_code_search_rate_limit_leaves_core_requests_alone(client, servers):
     page = client.search(repo_query())
 
     assert len(page.results) == 3
+
+
+def test_secondary_rate_limit_403_names_the_case(anonymous, servers):
+    servers.api.fail(
+        "repository",
+        403,
+        message="You have exceeded a secondary rate limit. Please wait a few minutes.",
+        headers={"Retry-After": "60"},
+    )
+
+    with pytest.raises(AccessDeniedError) as raised:
+        anonymous.search(repo_query())
+
+    assert "secondary rate limit applies" in raised.value.message
+    assert "You have exceeded a secondary rate limit" in raised.value.message
 
 
 def test_validate_key_returns_login(client):
@@ -800,7 +829,8 @@ def test_device_flow_token_used_without_personal_token(make_client, servers):
 
     assert [asset.name for asset in page.results] == ["Fox.gltf"]
     assert all(
-        header(seen, "Authorization") == f"Bearer {DEFAULT_TOKEN}" for seen in servers.api.requests_seen
+        header(seen, "Authorization") == f"Bearer {DEFAULT_TOKEN}"
+        for seen in servers.api.requests_seen
     )
 
 

@@ -297,7 +297,7 @@ def test_missing_user_folder_names_variable(make_client, tmp_path):
     assert "MESHPORT_UNITY_DIR" in raised.value.message
 
 
-def test_no_folder_at_all_says_how_to_set_one(make_client, unity_store):
+def test_no_folder_found_names_variable(make_client, unity_store):
     shutil.rmtree(unity_store)
 
     with pytest.raises(ConfigurationError) as raised:
@@ -520,7 +520,9 @@ def test_download_brings_textures(make_client, user_folder, context, downloads):
     )
     client = make_client(user_folder)
 
-    result = client.download(client.get_asset(f"crates.unitypackage::{guid(1)}"), downloads, context)
+    result = client.download(
+        client.get_asset(f"crates.unitypackage::{guid(1)}"), downloads, context
+    )
 
     assert (result.folder / "Assets/Textures/crate_albedo.png").read_bytes() == PNG
     assert not (result.folder / "Assets/Other/unrelated.png").exists()

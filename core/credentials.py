@@ -2,14 +2,16 @@
 
 Each secret is stored through ``keyring`` under the service ``meshport`` with the
 platform id (or an entry name such as ``sketchfab:oauth``) as the user name. When no
-keyring backend exists, secrets stay in this process's memory only, and ``available``
-is False so the preferences can say so, unless the user opens a passphrase-protected
-file (``core.encrypted_store``) in its place.
+keyring backend exists, secrets stay in this process's memory only and ``available``
+is False, so the preferences can tell the artist that keys last for this session. The
+user may then open a passphrase-protected file (``core.encrypted_store``) in place of
+the keyring.
 
 Blender unpacks the wheels of every extension into one folder and the newest copy of
 a package wins, so the ``keyring`` found here may be newer than the bundled one. This
 module uses only keyring's stable public API: ``get_keyring``, the backend methods
 ``get_password``, ``set_password`` and ``delete_password``, and ``keyring.errors``.
+NOTE: the tests run against keyring 25.7.0, the newest release when this was written.
 """
 
 from __future__ import annotations
@@ -204,8 +206,8 @@ class CredentialStore:
             self._backend = None
             return
         detail = str(error)[:200]
-        # Some backends echo what they were given; a message that holds the secret
-        # is dropped, and only the error's type is kept.
+        # Some backends echo their arguments, so a message that contains the secret
+        # is dropped and only the error's type is kept.
         if secret is not None and secret.reveal() in str(error):
             detail = ""
         log.warning("keyring %s failed for %s: %s", action, platform_id, type(error).__name__)

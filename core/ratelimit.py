@@ -84,9 +84,14 @@ def rate_limit_wait(response: requests.Response, now: float | None = None) -> fl
 
 
 def is_rate_limited(response: requests.Response) -> bool:
+    """Return whether ``response`` says to slow down: 429, or a 403 with no requests
+    remaining or with ``Retry-After`` (GitHub's secondary rate limits)."""
     if response.status_code == 429:
         return True
-    return response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0"
+    if response.status_code != 403:
+        return False
+    headers = response.headers
+    return headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in headers
 
 
 def server_wait(response: requests.Response, now: float) -> float | None:

@@ -14,6 +14,7 @@ from .base import PlatformClient
 CLIENT_CLASSES = {
     "sketchfab": "sketchfab:SketchfabClient",
     "polyhaven": "polyhaven:PolyHavenClient",
+    "github": "github:GitHubClient",
     "local": "local:LocalLibraryClient",
     "unity": "unity:UnityPackageClient",
 }

@@ -1,10 +1,11 @@
 """Scan files for a secret written in plain text or in a common encoding.
 
 ``scan_for_secret(roots, secret, expected=[...])`` reads every regular file under the
-roots and returns where the secret appears: as UTF-8 or UTF-16 text, URL-encoded,
-hex, or base64 (standard and URL-safe alphabets, at each of the three byte offsets a
-longer base64 stream can start the secret at). gzip and zstd files, such as a
-compressed .blend, are scanned after decompression too.
+roots and returns where the secret appears. It looks for UTF-8 and UTF-16 text, the
+URL-encoded and hex forms, and base64 in the standard and URL-safe alphabets. Base64 is
+matched at each of the three byte offsets at which the secret can start inside a longer
+encoded stream. gzip and zstd files, such as a compressed .blend, are also scanned
+after decompression.
 
 A scan that finds nothing proves something only if it read the files that would
 hold a leak, so it raises ``ExpectedFileMissing`` when any ``expected`` file was not
@@ -39,15 +40,18 @@ def _base64_fragments(raw: bytes) -> dict[str, bytes]:
     """Return the part of the base64 text that is the same wherever ``raw`` sits in a
     longer byte stream, for each of the three offsets modulo 3.
 
-    A base64 group of 4 characters encodes 3 bytes, so only groups made entirely of
-    the secret's bytes are fixed; the groups at either end mix in neighbouring bytes.
+    A base64 group of 4 characters encodes 3 bytes, so only the groups made entirely
+    of the secret's bytes are fixed. The groups at either end mix in neighbouring bytes.
     """
     fragments = {}
     for offset in range(3):
         padded = b"\0" * offset + raw
         first_group = -(-offset // 3)
         end_group = (offset + len(raw)) // 3
-        for alphabet, encode in (("base64", base64.b64encode), ("base64url", base64.urlsafe_b64encode)):
+        for alphabet, encode in (
+            ("base64", base64.b64encode),
+            ("base64url", base64.urlsafe_b64encode),
+        ):
             fragment = encode(padded)[4 * first_group : 4 * end_group]
             if len(fragment) >= MIN_PATTERN_LENGTH:
                 fragments[f"{alphabet} at offset {offset}"] = fragment
@@ -112,9 +116,7 @@ def files_under(roots: list[Path]) -> list[Path]:
     return found
 
 
-def scan_for_secret(
-    roots: list[Path], secret: str, *, expected: list[Path] = ()
-) -> list[Finding]:
+def scan_for_secret(roots: list[Path], secret: str, *, expected: list[Path] = ()) -> list[Finding]:
     """Return every place ``secret`` appears under ``roots``.
 
     Raises ``ExpectedFileMissing`` first when a file in ``expected`` is not among the

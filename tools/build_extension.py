@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Build dist/meshport-<version>.zip with Blender's extension tool, validate it, and
 check that it contains the add-on and its wheels and no development files.
 
@@ -21,13 +22,27 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
-import fetch_wheels  # noqa: E402
+import fetch_wheels
 
 # Top-level folders and files that belong to development only. Blender's build skips
 # them through [build] paths_exclude_pattern; the zip is checked again here.
 DEVELOPMENT_PATHS = (
-    ".ci/", ".venv/", ".venv-4.2/", ".git/", "tests/", "tools/", "bin/", "benchmarks/",
-    "docs/", "cli/", "sandbox/", "dist/", "out/", "build/", "Makefile", "pytest.ini",
+    ".ci/",
+    ".venv/",
+    ".venv-4.2/",
+    ".git/",
+    "tests/",
+    "tools/",
+    "bin/",
+    "benchmarks/",
+    "docs/",
+    "cli/",
+    "sandbox/",
+    "dist/",
+    "out/",
+    "build/",
+    "Makefile",
+    "pytest.ini",
     "vendor/requirements.txt",
 )
 CACHE_PARTS = ("__pycache__/", ".pytest_cache/", ".ruff_cache/", ".mypy_cache/")
@@ -45,7 +60,7 @@ print(found[-1])
 
 
 class BuildError(Exception):
-    """A check before or after Blender's build failed; the message says which."""
+    """A check before or after Blender's build failed; the message names the check."""
 
 
 def read_manifest() -> dict:
@@ -55,9 +70,9 @@ def read_manifest() -> dict:
 def source_version() -> str:
     """Return ``VERSION`` from core/version.py without importing the package."""
     text = (REPO_ROOT / "core" / "version.py").read_text()
-    match = re.search(r'^VERSION = "([^"]+)"', text, re.M)
+    match = re.search(r'^VERSION = "([^"]+)"', text, re.MULTILINE)
     if match is None:
-        raise BuildError("core/version.py has no line VERSION = \"...\"")
+        raise BuildError('core/version.py has no line VERSION = "..."')
     return match.group(1)
 
 
@@ -70,7 +85,9 @@ def check_sources(manifest: dict) -> None:
         )
     problems = fetch_wheels.find_problems(fetch_wheels.read_pins())
     if problems:
-        raise BuildError("vendor/ does not match vendor/requirements.txt:\n  " + "\n  ".join(problems))
+        raise BuildError(
+            "vendor/ does not match vendor/requirements.txt:\n  " + "\n  ".join(problems)
+        )
     listed = {Path(path).name for path in manifest.get("wheels", [])}
     present = {path.name for path in (REPO_ROOT / "vendor").glob("*.whl")}
     if listed != present:
@@ -100,12 +117,14 @@ def run_blender_ext(python: str, blender_ext: Path, *arguments: str) -> None:
 
 
 def check_zip(zip_path: Path, manifest: dict) -> None:
-    """Check the zip holds the add-on and every wheel, and no development file."""
+    """Check that the zip contains the add-on and every wheel, and no development file."""
     with zipfile.ZipFile(zip_path) as archive:
         names = archive.namelist()
     leaked = [
-        name for name in names
-        if name.startswith(DEVELOPMENT_PATHS) or any(part in name for part in CACHE_PARTS)
+        name
+        for name in names
+        if name.startswith(DEVELOPMENT_PATHS)
+        or any(part in name for part in CACHE_PARTS)
         or name.endswith(".pyc")
     ]
     if leaked:
@@ -126,8 +145,15 @@ def build(output_dir: Path, python: str) -> Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     zip_path = output_dir / f"{manifest['id']}-{manifest['version']}.zip"
     zip_path.unlink(missing_ok=True)
-    run_blender_ext(python, blender_ext, "build", "--source-dir", str(REPO_ROOT),
-                    "--output-dir", str(output_dir))
+    run_blender_ext(
+        python,
+        blender_ext,
+        "build",
+        "--source-dir",
+        str(REPO_ROOT),
+        "--output-dir",
+        str(output_dir),
+    )
     run_blender_ext(python, blender_ext, "validate", str(zip_path))
 
     check_zip(zip_path, manifest)
@@ -136,10 +162,17 @@ def build(output_dir: Path, python: str) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "dist",
-                        help="folder for the zip (default: dist)")
-    parser.add_argument("--python", default=str(REPO_ROOT / ".venv" / "bin" / "python"),
-                        help="a Python with bpy installed (default: .venv/bin/python)")
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=REPO_ROOT / "dist",
+        help="folder for the zip (default: dist)",
+    )
+    parser.add_argument(
+        "--python",
+        default=str(REPO_ROOT / ".venv" / "bin" / "python"),
+        help="a Python with bpy installed (default: .venv/bin/python)",
+    )
     arguments = parser.parse_args()
     try:
         zip_path = build(arguments.output_dir.resolve(), arguments.python)

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Check the wheels in vendor/ against vendor/requirements.txt, or download them again.
 
     python3 tools/fetch_wheels.py                      # check: each file present, sha256 listed
@@ -23,9 +24,9 @@ from pathlib import Path
 VENDOR = Path(__file__).resolve().parent.parent / "vendor"
 REQUIREMENTS = VENDOR / "requirements.txt"
 
-# The (Python version, platform tag) of each binary wheel, for the Blender platforms
-# that have one (see vendor/requirements.txt); every other distribution is one
-# pure-Python wheel. Files are matched to the pins by sha256, not by this order.
+# The binary wheels: their platform tags for each Blender platform that has them (see
+# vendor/requirements.txt), then the (Python version, platform tag) of each file. Every
+# other distribution is one pure-Python wheel. Files are matched to pins by sha256.
 PLATFORM_TAGS = {
     "linux-x64": {"cryptography": "manylinux_2_28_x86_64", "cffi": "manylinux2014_x86_64"},
     "windows-x64": {"cryptography": "win_amd64", "cffi": "win_amd64"},
@@ -131,9 +132,20 @@ def find_problems(pins: list[Pin], folder: Path = VENDOR) -> list[str]:
 def pip_download(pin: Pin, python_version: str, platform: str, destination: Path) -> Path:
     """Download one wheel with pip into the empty folder ``destination``; return it."""
     command = [
-        sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-        "--only-binary=:all:", "--python-version", python_version, "--platform", platform,
-        "--dest", str(destination), f"{pin.name}=={pin.version}",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        python_version,
+        "--platform",
+        platform,
+        "--dest",
+        str(destination),
+        f"{pin.name}=={pin.version}",
     ]
     subprocess.run(command, check=True)
     downloaded = list(destination.glob("*.whl"))
@@ -147,9 +159,8 @@ def download_all(pins: list[Pin]) -> list[str]:
     vendor/. Return one sentence per wheel that did not match."""
     problems = []
     with tempfile.TemporaryDirectory(prefix="meshport-wheels-") as scratch:
-        for index, (pin, (python_version, platform)) in enumerate(
-            (pin, target) for pin in pins for target in pin.targets
-        ):
+        downloads = [(pin, target) for pin in pins for target in pin.targets]
+        for index, (pin, (python_version, platform)) in enumerate(downloads):
             destination = Path(scratch) / str(index)
             destination.mkdir()
             wheel = pip_download(pin, python_version, platform, destination)
@@ -175,8 +186,11 @@ def main() -> int:
     for problem in problems:
         print(f"vendor/{problem}", file=sys.stderr)
     if problems:
-        print("Run `.venv/bin/python tools/fetch_wheels.py --download` to fetch the wheels "
-              "again, or fix vendor/requirements.txt.", file=sys.stderr)
+        print(
+            "Run `.venv/bin/python tools/fetch_wheels.py --download` to fetch the wheels "
+            "again, or fix vendor/requirements.txt.",
+            file=sys.stderr,
+        )
         return 1
     print(f"vendor/: {sum(len(pin.hashes) for pin in pins)} wheels match {REQUIREMENTS.name}")
     return 0

@@ -14,7 +14,7 @@ if ! command -v gnome-keyring-daemon >/dev/null 2>&1; then
 fi
 
 # The keyring files go to a throw-away folder. The password only unlocks this
-# session's new login keyring: with an empty one, the first write fails with
+# session's new login keyring. With an empty password, the first write fails with
 # "Prompt dismissed".
 keyring_home=$(mktemp -d)
 export XDG_DATA_HOME="$keyring_home/data"

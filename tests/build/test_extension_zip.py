@@ -10,15 +10,27 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from support import REPO_ROOT, SAMPLE_ASSETS, require
 
 MANIFEST = tomllib.loads((REPO_ROOT / "blender_manifest.toml").read_text())
 MODULE = "bl_ext.user_default.meshport"
 VENV_42_PYTHON = REPO_ROOT / ".venv-4.2" / "bin" / "python"
 DEVELOPMENT_PATHS = (
-    "tests/", "tools/", "bin/", "cli/", "sandbox/", "benchmarks/", "docs/", ".venv",
-    ".ci/", ".git", "dist/", "out/", "Makefile", "pytest.ini", "vendor/requirements.txt",
+    "tests/",
+    "tools/",
+    "bin/",
+    "cli/",
+    "sandbox/",
+    "benchmarks/",
+    "docs/",
+    ".venv",
+    ".ci/",
+    ".git",
+    "dist/",
+    "out/",
+    "Makefile",
+    "pytest.ini",
+    "vendor/requirements.txt",
 )
 
 
@@ -35,9 +47,12 @@ def install_in_fresh_blender(python: str, zip_path: Path, tmp_path: Path, *model
         env=environment,
         cwd=tmp_path,
         timeout=600,
+        check=False,
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("FINDINGS ")]
-    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, output
+    assert lines, output
     findings = json.loads(lines[-1].removeprefix("FINDINGS "))
     findings["user_folder"] = str(user_folder)
     return findings
@@ -53,7 +68,8 @@ def installed_on_4_5(extension_zip, tmp_path_factory) -> dict:
 def test_zip_holds_no_development_files(extension_zip):
     names = zipfile.ZipFile(extension_zip).namelist()
     leaked = [
-        name for name in names
+        name
+        for name in names
         if name.startswith(DEVELOPMENT_PATHS) or "__pycache__" in name or name.endswith(".pyc")
     ]
     assert leaked == []
@@ -72,13 +88,16 @@ def test_validator_rejects_invalid_version(tmp_path, blender_ext):
     source.mkdir()
     (source / "__init__.py").write_text("def register():\n    pass\n")
     manifest = (REPO_ROOT / "blender_manifest.toml").read_text()
-    manifest = re.sub(r"\nwheels = \[.*?\]\n", "\n", manifest, flags=re.S)
+    manifest = re.sub(r"\nwheels = \[.*?\]\n", "\n", manifest, flags=re.DOTALL)
     manifest = manifest.replace(f'version = "{MANIFEST["version"]}"', 'version = "first"')
     (source / "blender_manifest.toml").write_text(manifest)
 
     result = subprocess.run(
         [sys.executable, blender_ext.__file__, "validate", str(source)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert result.returncode != 0
@@ -95,10 +114,14 @@ def test_install_registers_under_user_repository(installed_on_4_5):
 
 def test_disable_unregisters_and_enable_registers_again(installed_on_4_5):
     assert installed_on_4_5["after_disable"] == {
-        "enabled": False, "sidebar_panel": False, "set_key_operator": False,
+        "enabled": False,
+        "sidebar_panel": False,
+        "set_key_operator": False,
     }
     assert installed_on_4_5["after_enable"] == {
-        "enabled": True, "sidebar_panel": True, "set_key_operator": True,
+        "enabled": True,
+        "sidebar_panel": True,
+        "set_key_operator": True,
     }
 
 
@@ -122,7 +145,9 @@ def installed_on_4_2(extension_zip, tmp_path_factory) -> dict:
     """Install into the bpy 4.2 venv, whose site-packages has none of the bundled
     libraries, and import one GLB and one FBX through the add-on."""
     require(VENV_42_PYTHON.is_file(), "the Blender 4.2 venv is missing; run `make venv`")
-    require((SAMPLE_ASSETS / "MANIFEST.md").is_file(), f"sample assets not found in {SAMPLE_ASSETS}")
+    require(
+        (SAMPLE_ASSETS / "MANIFEST.md").is_file(), f"sample assets not found in {SAMPLE_ASSETS}"
+    )
     glb = SAMPLE_ASSETS / "glb" / "Box.glb"
     fbx = SAMPLE_ASSETS / "fbx" / "maya_cube_7400_binary.fbx"
     return install_in_fresh_blender(

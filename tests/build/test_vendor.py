@@ -16,11 +16,10 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
+from meshport.core.version import VERSION
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
-
-from meshport.core.version import VERSION
 from support import REPO_ROOT
 
 VENDOR = REPO_ROOT / "vendor"
@@ -35,16 +34,36 @@ CRYPTOGRAPHY_PLATFORMS = {"linux-x64", "windows-x64", "macos-arm64"}
 BLENDER_BUNDLED = {"requests", "urllib3", "certifi", "idna", "charset-normalizer"}
 
 PLATFORM_MARKERS = {
-    "windows-x64": {"sys_platform": "win32", "platform_system": "Windows",
-                    "platform_machine": "AMD64", "os_name": "nt"},
-    "windows-arm64": {"sys_platform": "win32", "platform_system": "Windows",
-                      "platform_machine": "ARM64", "os_name": "nt"},
-    "macos-x64": {"sys_platform": "darwin", "platform_system": "Darwin",
-                  "platform_machine": "x86_64", "os_name": "posix"},
-    "macos-arm64": {"sys_platform": "darwin", "platform_system": "Darwin",
-                    "platform_machine": "arm64", "os_name": "posix"},
-    "linux-x64": {"sys_platform": "linux", "platform_system": "Linux",
-                  "platform_machine": "x86_64", "os_name": "posix"},
+    "windows-x64": {
+        "sys_platform": "win32",
+        "platform_system": "Windows",
+        "platform_machine": "AMD64",
+        "os_name": "nt",
+    },
+    "windows-arm64": {
+        "sys_platform": "win32",
+        "platform_system": "Windows",
+        "platform_machine": "ARM64",
+        "os_name": "nt",
+    },
+    "macos-x64": {
+        "sys_platform": "darwin",
+        "platform_system": "Darwin",
+        "platform_machine": "x86_64",
+        "os_name": "posix",
+    },
+    "macos-arm64": {
+        "sys_platform": "darwin",
+        "platform_system": "Darwin",
+        "platform_machine": "arm64",
+        "os_name": "posix",
+    },
+    "linux-x64": {
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "os_name": "posix",
+    },
 }
 # The .0 releases are the oldest of each line, so every marker that depends on the
 # patch level (redis: async-timeout before 3.11.3) counts as needed.
@@ -110,7 +129,9 @@ def resolve(platform: str, python: str, blender_ext) -> tuple[set[Path], list[st
     installed: dict[str, list[Path]] = {}
     for path in WHEELS:
         if wheel_installs_on(path, platform, python, blender_ext):
-            installed.setdefault(canonicalize_name(parse_wheel_filename(path.name)[0]), []).append(path)
+            installed.setdefault(canonicalize_name(parse_wheel_filename(path.name)[0]), []).append(
+                path
+            )
     environment = marker_environment(platform, python)
 
     used: set[Path] = set()
@@ -125,8 +146,11 @@ def resolve(platform: str, python: str, blender_ext) -> tuple[set[Path], list[st
         if name in BLENDER_BUNDLED:
             continue
         candidates = [
-            path for path in installed.get(name, [])
-            if requirement.specifier.contains(str(parse_wheel_filename(path.name)[1]), prereleases=True)
+            path
+            for path in installed.get(name, [])
+            if requirement.specifier.contains(
+                str(parse_wheel_filename(path.name)[1]), prereleases=True
+            )
         ]
         if not candidates:
             unmet.append(str(requirement))

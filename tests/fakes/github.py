@@ -252,8 +252,8 @@ class FakeGitHub(FakeServer):
         elif version is not None and version != API_VERSION:
             reply = _error(400, f"Unsupported 'X-GitHub-Api-Version' header: {version}.")
         elif not allowed:
-            who = f"user {login}" if login else "your IP address"
-            reply = _error(403, f"API rate limit exceeded for {who}.")
+            account = f"user {login}" if login else "your IP address"
+            reply = _error(403, f"API rate limit exceeded for {account}.")
         else:
             reply = self._fault_reply(endpoint) or build(login)
         reply.headers.update(rate_headers)

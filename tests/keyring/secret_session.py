@@ -1,7 +1,10 @@
-"""Run inside a fresh Python whose HOME, BLENDER_USER_RESOURCES, TMPDIR and XDG
-folders point at new directories: install the extension, store a Sketchfab key
-through the add-on's own operator, search and import from a fake Sketchfab with it,
-and save the preferences and a .blend. Prints one JSON line of findings.
+"""Use the extension with a Sketchfab key, as an artist would, and print one JSON line
+of findings.
+
+The caller points HOME, BLENDER_USER_RESOURCES, TMPDIR and the XDG folders at new
+directories. This script installs the extension, stores the key through the add-on's
+own operator, searches and imports from a fake Sketchfab with it, and saves the
+preferences and a .blend.
 
     python secret_session.py ZIP API_BASE KEY UID OUT.blend
 """
@@ -41,13 +44,20 @@ def main() -> None:
     runner = runtime.get_runner()
     results = []
     search = service.start_search(
-        runner, settings, "sketchfab", models.SearchQuery(text="box"),
-        on_done=lambda job, page: results.append(len(page.results)), on_error=None,
+        runner,
+        settings,
+        "sketchfab",
+        models.SearchQuery(text="box"),
+        on_done=lambda job, page: results.append(len(page.results)),
+        on_error=None,
     )
     runner.wait(search, timeout=120)
     imported = []
     job = service.start_import(
-        runner, settings, "sketchfab", uid,
+        runner,
+        settings,
+        "sketchfab",
+        uid,
         on_done=lambda job, result: imported.append(len(result.meshes)),
         on_error=lambda job, error: findings.setdefault("import_error", error.message),
     )

@@ -12,7 +12,6 @@ from jaraco.classes.properties import classproperty
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from keyring.errors import KeyringLocked, NoKeyringError
-
 from meshport.core.credentials import CredentialStore, key_for_platform
 from meshport.core.errors import CredentialStoreError
 from meshport.core.secrets import Secret
@@ -49,15 +48,19 @@ def entry():
         subprocess.run(
             ["secret-tool", "clear", "service", "meshport", "username", name],
             capture_output=True,
+            check=False,
         )
 
 
 def secret_tool_lookup(entry: str) -> str:
-    require(shutil.which("secret-tool") is not None, "secret-tool (libsecret-tools) is not installed")
+    require(
+        shutil.which("secret-tool") is not None, "secret-tool (libsecret-tools) is not installed"
+    )
     found = subprocess.run(
         ["secret-tool", "lookup", "service", "meshport", "username", entry],
         capture_output=True,
         text=True,
+        check=False,
     )
     return found.stdout.strip()
 
@@ -226,6 +229,7 @@ def test_without_backend_keys_live_for_the_session_only(tmp_path, setting):
         text=True,
         env=environment,
         timeout=60,
+        check=False,
     )
 
     assert result.returncode == 0, result.stderr

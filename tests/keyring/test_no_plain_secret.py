@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fakes.sketchfab import FakeSketchfab, sample_library, uid_for
 from secret_scan import scan_for_secret, text_holds_secret
 from support import require
@@ -49,21 +48,36 @@ def session_environment(roots: dict[str, Path]) -> dict[str, str]:
     }
 
 
-def run_session(extension_zip, roots, sample_assets) -> tuple[dict, subprocess.CompletedProcess, bool]:
+def run_session(
+    extension_zip, roots, sample_assets
+) -> tuple[dict, subprocess.CompletedProcess, bool]:
     """Run secret_session.py against a fake Sketchfab that accepts only KEY; return
     its findings, the finished process, and whether the fake received the key."""
     blend = roots["out"] / "scene.blend"
     with FakeSketchfab(sample_library(sample_assets), api_key=KEY) as fake:
         result = subprocess.run(
-            [sys.executable, str(SESSION_SCRIPT), str(extension_zip), fake.api_base, KEY,
-             uid_for("Box"), str(blend)],
-            capture_output=True, text=True, env=session_environment(roots), timeout=600,
+            [
+                sys.executable,
+                str(SESSION_SCRIPT),
+                str(extension_zip),
+                fake.api_base,
+                KEY,
+                uid_for("Box"),
+                str(blend),
+            ],
+            capture_output=True,
+            text=True,
+            env=session_environment(roots),
+            timeout=600,
+            check=False,
         )
         key_reached_server = any(
             seen.headers.get("Authorization") == f"Token {KEY}" for seen in fake.requests_seen
         )
     lines = [line for line in result.stdout.splitlines() if line.startswith("FINDINGS ")]
-    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, output
+    assert lines, output
     return json.loads(lines[-1].removeprefix("FINDINGS ")), result, key_reached_server
 
 

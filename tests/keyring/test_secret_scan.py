@@ -5,7 +5,6 @@ import gzip
 from urllib.parse import quote
 
 import pytest
-
 from secret_scan import ExpectedFileMissing, scan_for_secret, text_holds_secret
 
 KEY = "sk-canary/7f3e+9a=Q"

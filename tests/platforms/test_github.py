@@ -763,7 +763,7 @@ def test_code_search_rate_limit_leaves_core_requests_alone(client, servers):
     assert len(page.results) == 3
 
 
-def test_secondary_rate_limit_403_names_the_case(anonymous, servers):
+def test_secondary_rate_limit_403_waits_as_told(anonymous, servers):
     servers.api.fail(
         "repository",
         403,
@@ -771,11 +771,11 @@ def test_secondary_rate_limit_403_names_the_case(anonymous, servers):
         headers={"Retry-After": "60"},
     )
 
-    with pytest.raises(AccessDeniedError) as raised:
+    with pytest.raises(RateLimitedError) as raised:
         anonymous.search(repo_query())
 
-    assert "secondary rate limit applies" in raised.value.message
-    assert "You have exceeded a secondary rate limit" in raised.value.message
+    assert raised.value.retry_after == pytest.approx(60, abs=1)
+    assert "rate limited, next request in 60 s" in raised.value.message
 
 
 def test_validate_key_returns_login(client):

@@ -111,7 +111,7 @@ def test_preferences_show_missing_key(preferences, session_keys):
     assert "Sketchfab: no key stored" in text
     assert "No system keyring was found, so keys last until Blender closes." in text
     set_buttons = layout.recording.operators("meshport.set_key")
-    assert [button.values["platform"] for button in set_buttons] == ["sketchfab"]
+    assert [button.values["platform"] for button in set_buttons] == ["sketchfab", "github"]
 
 
 def test_preferences_show_stored_key_and_check(preferences, session_keys):

@@ -86,6 +86,7 @@ class PanelState:
     query: SearchQuery | None = None
     results: list[Asset] = field(default_factory=list)
     next_page: str | None = None
+    page_notice: str = ""
     progress: float | None = None
     progress_text: str = ""
     last_error: str = ""
@@ -124,6 +125,7 @@ class PanelState:
         self.platform_id = platform_id
         self.query = query
         self.next_page = page.next_page
+        self.page_notice = page.notice
         count = len(self.results)
         self.finish(f"{count} result{'s' if count != 1 else ''}.")
 

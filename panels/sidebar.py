@@ -170,6 +170,8 @@ class MESHPORT_PT_results(bpy.types.Panel):
             return
         label = service.platform_label(panel_state.platform_id)
         layout.label(text=f"{len(panel_state.results)} from {label}")
+        if panel_state.page_notice:
+            draw_wrapped(layout, panel_state.page_notice, characters, icon="ERROR")
         for asset in panel_state.results:
             draw_result(layout, asset, characters)
         if panel_state.next_page:

@@ -10,7 +10,14 @@ from typing import ClassVar
 from ..core.config import PlatformSettings, Settings
 from ..core.errors import MeshportError
 from ..core.jobs import JobContext
-from ..core.models import AccountInfo, Asset, DownloadedAsset, DownloadOptions, SearchPage, SearchQuery
+from ..core.models import (
+    AccountInfo,
+    Asset,
+    DownloadedAsset,
+    DownloadOptions,
+    SearchPage,
+    SearchQuery,
+)
 
 log = logging.getLogger(__name__)
 

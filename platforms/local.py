@@ -21,7 +21,13 @@ from ..core.archives import extract_zip, find_model_file
 from ..core.errors import ConfigurationError, NotFoundError
 from ..core.formats import MODEL_SUFFIXES
 from ..core.jobs import JobContext
-from ..core.models import Asset, DownloadedAsset, DownloadOptions, SearchPage, SearchQuery
+from ..core.models import (
+    Asset,
+    DownloadedAsset,
+    DownloadOptions,
+    SearchPage,
+    SearchQuery,
+)
 from .base import PlatformClient
 
 log = logging.getLogger(__name__)

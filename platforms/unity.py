@@ -29,10 +29,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.config import PlatformSettings, Settings, resolve_unity_dir
-from ..core.errors import ConfigurationError, MeshportError, NotFoundError, UnsupportedFileError
+from ..core.errors import (
+    ConfigurationError,
+    MeshportError,
+    NotFoundError,
+    UnsupportedFileError,
+)
 from ..core.formats import MODEL_SUFFIXES
 from ..core.jobs import JobContext
-from ..core.models import Asset, DownloadedAsset, DownloadOptions, SearchPage, SearchQuery
+from ..core.models import (
+    Asset,
+    DownloadedAsset,
+    DownloadOptions,
+    SearchPage,
+    SearchQuery,
+)
 from ..core.unitypackage import (
     ASSET_STORE_FOLDER,
     GUID_PATTERN,

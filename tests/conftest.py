@@ -29,7 +29,7 @@ def _load_package() -> None:
 
 _load_package()
 
-from support import IN_CI, SAMPLE_ASSETS, require  # noqa: E402
+from support import SAMPLE_ASSETS, require  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

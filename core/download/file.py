@@ -8,6 +8,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from .. import policy
 from ..http import PlatformHttp
 from ..jobs import JobContext
 from .checks import HEAD_SIZE, SUFFIX_KINDS, FileCheck, check_head, verify_file
@@ -38,12 +39,15 @@ def download_file(
     platform's own host: a request to another host, or a redirect to one, lacks it.
     ``renew_url``, when given, is called once to get a fresh link if the server
     answers 400 or 403, as an expired pre-signed URL does. ``on_progress`` receives
-    every progress report as a ``TransferProgress``.
+    every progress report as a ``TransferProgress``. The studio policy's largest
+    download is enforced on the announced size and again on the bytes received.
 
-    Raises ``DownloadError`` when a check fails or the transfer keeps breaking off,
+    Raises ``PolicyError`` when the file is larger than the policy allows,
+    ``DownloadError`` when a check fails or the transfer keeps breaking off,
     ``JobCancelledError`` when cancelled, and the mapped ``MeshportError`` for an
     HTTP error status. In every case no ``.part`` file remains.
     """
+    policy.check_download_size(check.size)
     destination.parent.mkdir(parents=True, exist_ok=True)
     label = label or destination.name
     part = destination.with_name(destination.name + ".part")
@@ -60,6 +64,7 @@ def download_file(
         authenticated=authenticated,
         renew_url=renew_url,
         on_progress=on_progress,
+        max_bytes=policy.download_limit(),
     )
     try:
         transfer.run(max(1, max_attempts))

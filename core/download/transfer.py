@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from .. import policy
 from ..errors import DownloadError, MeshportError
 from ..redact import redact_url
 from .checks import HEAD_SIZE, check_head
@@ -46,6 +47,7 @@ class Transfer:
         authenticated,
         renew_url,
         on_progress,
+        max_bytes=None,
     ):
         self.http = http
         self.url = url
@@ -56,6 +58,7 @@ class Transfer:
         self.authenticated = authenticated
         self.renew_url: UrlSource | None = renew_url
         self.on_progress: ProgressCallback | None = on_progress
+        self.max_bytes: int | None = max_bytes  # the studio policy's largest download
         self.offset = 0  # bytes already in the .part file
         self.total: int | None = None  # full length of the body, as announced
         self.validator: str | None = None  # the If-Range value for a resume
@@ -165,6 +168,7 @@ class Transfer:
         self.total = _content_length(headers)
         if response.status_code == 206:
             self.total = _parse_content_range(headers.get("Content-Range", ""))[2]
+        self._check_allowed_size(self.total)
         self.validator = None
         if self.encoding is None and headers.get("Accept-Ranges", "").lower() != "none":
             self.validator = _validator(headers)
@@ -205,6 +209,7 @@ class Transfer:
                     head = self._checked_head(head + chunk[:HEAD_SIZE])
                 write_chunk(handle, chunk, self.part, self.label)
                 self.offset += len(chunk)
+                self._check_allowed_size(self.offset)
                 meter.update(self.offset)
         self.context.raise_if_cancelled()
         if self.total is not None and self.offset < self.total:
@@ -212,6 +217,10 @@ class Transfer:
                 f"the connection closed after {self.offset} of {self.total} bytes"
             )
         meter.update(self.offset, force=True)
+
+    def _check_allowed_size(self, size: int | None) -> None:
+        if self.max_bytes is not None and size is not None and size > self.max_bytes:
+            policy.check_download_size(size)
 
     def _checked_head(self, head: bytes) -> bytes:
         if len(head) >= HEAD_SIZE or (

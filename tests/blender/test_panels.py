@@ -250,6 +250,19 @@ def test_results_without_next_page_have_no_more_button(sidebar_state, online_acc
     assert not recording.operators("meshport.next_page")
 
 
+def test_results_show_the_notice_of_the_latest_page(sidebar_state, online_access):
+    notice = "GitHub's search timed out and returned only part of the matches."
+    partial = SearchPage([SPARSE_ASSET], notice=notice)
+    panel_state.show_results("github", SearchQuery("box"), partial, append=False)
+
+    assert notice in draw(sidebar.MESHPORT_PT_results, region_width=2000).joined_text()
+
+    complete = SearchPage([FULL_ASSET])
+    panel_state.show_results("github", SearchQuery("box"), complete, append=True)
+
+    assert notice not in draw(sidebar.MESHPORT_PT_results, region_width=2000).joined_text()
+
+
 def test_offline_failure_shows_notice_not_error(sidebar_state, offline_access):
     bpy.context.window_manager.meshport.platform = "sketchfab"
     set_offline()

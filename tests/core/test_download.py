@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import gzip
 import hashlib
 import logging
@@ -20,6 +21,7 @@ from fakes.files import (
     html_page,
     stall,
     truncate,
+    unknown_length,
 )
 from meshport.core.download import (
     DownloadBatch,
@@ -33,6 +35,7 @@ from meshport.core.errors import (
     AccessDeniedError,
     DownloadError,
     JobCancelledError,
+    PolicyError,
 )
 from meshport.core.http import PlatformHttp
 from meshport.core.jobs import JobRunner
@@ -693,3 +696,66 @@ def test_parallel_limit_clamps_to_allowed_range():
     assert parallel_limit(99) == 16
     assert parallel_limit(0) == 1
     assert parallel_limit(4) == 4
+
+
+# Studio policy: the largest download
+
+
+@pytest.fixture
+def download_limit(tmp_path, monkeypatch):
+    """Deploy a policy whose only role, given to this user, allows ``limit`` bytes."""
+
+    def deploy(limit: int) -> None:
+        path = tmp_path / "policy.toml"
+        path.write_text(
+            f'[users]\n"{getpass.getuser()}" = "artist"\n\n'
+            f"[roles.artist]\nmax_download_bytes = {limit}\n"
+        )
+        monkeypatch.setenv("MESHPORT_POLICY", str(path))
+
+    return deploy
+
+
+def test_policy_blocks_a_file_announced_larger_than_allowed(
+    files, http, runner, downloads, download_limit
+):
+    download_limit(100_000)
+    url = files.add_file("/model.glb", make_glb(300_000))
+    job = run_download(runner, http, url, downloads / "model.glb")
+    assert job.state == "failed"
+    assert isinstance(job.error, PolicyError)
+    assert "Studio policy blocked a download" in str(job.error)
+    assert list(downloads.iterdir()) == []
+
+
+def test_policy_blocks_a_file_the_platform_announced_larger_than_allowed(
+    files, http, runner, downloads, download_limit
+):
+    download_limit(100_000)
+    url = files.add_file("/model.glb", make_glb(300_000))
+    check = FileCheck(size=300_000)
+    job = run_download(runner, http, url, downloads / "model.glb", check=check)
+    assert isinstance(job.error, PolicyError)
+    assert files.paths_seen() == []
+
+
+def test_policy_stops_a_file_of_unknown_size_once_it_passes_the_limit(
+    files, http, runner, downloads, download_limit
+):
+    download_limit(100_000)
+    url = files.add_file("/model.glb", make_glb(3_000_000), faults=[unknown_length()])
+    job = run_download(runner, http, url, downloads / "model.glb")
+    assert job.state == "failed"
+    assert isinstance(job.error, PolicyError)
+    assert list(downloads.iterdir()) == []
+
+
+def test_policy_lets_a_file_within_the_limit_through(
+    files, http, runner, downloads, download_limit
+):
+    download_limit(300_000)
+    body = make_glb(300_000)
+    url = files.add_file("/model.glb", body, faults=[unknown_length()])
+    job = run_download(runner, http, url, downloads / "model.glb")
+    assert job.state == "done"
+    assert (downloads / "model.glb").read_bytes() == body

@@ -56,6 +56,11 @@ def content_length(value: int) -> Fault:
     return Fault("content_length", value)
 
 
+def unknown_length() -> Fault:
+    """Send the body with no Content-Length and end it by closing the connection."""
+    return Fault("unknown_length")
+
+
 def gzip_encoding() -> Fault:
     """Send the body gzip-compressed with ``Content-Encoding: gzip``, whatever was asked."""
     return Fault("gzip")
@@ -252,12 +257,14 @@ class FileServer(FakeServer):
         handler.send_response(status)
         for name, value in headers.items():
             handler.send_header(name, value)
-        handler.send_header("Content-Length", str(length))
+        if fault is None or fault.kind != "unknown_length":
+            handler.send_header("Content-Length", str(length))
         handler.end_headers()
 
         if fault is not None and fault.kind in ("truncate", "stall"):
             body = body[: fault.value]
-        if fault is not None and fault.kind in ("truncate", "stall", "content_length"):
+        closes = ("truncate", "stall", "content_length", "unknown_length")
+        if fault is not None and fault.kind in closes:
             handler.close_connection = True
         _send_body(handler, body, rate)
         handler.wfile.flush()

@@ -25,7 +25,6 @@ from fakes.github import (
     sample_library,
 )
 from meshport.core.errors import (
-    AccessDeniedError,
     AuthenticationError,
     ConfigurationError,
     DownloadError,
@@ -42,12 +41,12 @@ from meshport.core.models import Asset, DownloadOptions, SearchQuery
 from meshport.core.ratelimit import store_for
 from meshport.core.secrets import Secret
 from meshport.core.tokens import TokenManager, TokenSet
-from meshport.platforms.github import (
+from meshport.platforms.github import GitHubClient
+from meshport.platforms.github.constants import (
     JSON_MEDIA_TYPE,
     MEDIA_URL_VARIABLE,
     NOTICE,
     RAW_MEDIA_TYPE,
-    GitHubClient,
 )
 from support import SAMPLE_ASSETS, require
 

@@ -23,14 +23,10 @@ from meshport.core.errors import (
 )
 from meshport.core.models import Asset, DownloadOptions, SearchQuery
 from meshport.platforms import registry
-from meshport.platforms.polyhaven import (
-    DEFAULT_MAX_AGE,
-    LICENSE_URL,
-    NOTICE,
-    PolyHavenClient,
-    max_age_of,
-    resolution_order,
-)
+from meshport.platforms.polyhaven import PolyHavenClient
+from meshport.platforms.polyhaven.constants import DEFAULT_MAX_AGE, LICENSE_URL, NOTICE
+from meshport.platforms.polyhaven.files import resolution_order
+from meshport.platforms.polyhaven.listing import max_age_of
 from support import SAMPLE_ASSETS, require
 
 HOUR = 3600.0

@@ -33,12 +33,12 @@ from meshport.core.errors import (
 )
 from meshport.core.jobs import Job, JobContext, JobRunner
 from meshport.core.models import Asset, DownloadOptions, SearchQuery
-from meshport.platforms.sketchfab import (
+from meshport.platforms.sketchfab import SketchfabClient
+from meshport.platforms.sketchfab.constants import (
     CATEGORY_SLUGS,
     LICENSE_LABELS,
     PBR_TYPES,
     SORT_VALUES,
-    SketchfabClient,
 )
 from support import SAMPLE_ASSETS, require
 

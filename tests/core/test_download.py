@@ -31,6 +31,7 @@ from meshport.core.download import (
     download_files,
     parallel_limit,
 )
+from meshport.core.download.transfer import _raw_chunks
 from meshport.core.errors import (
     AccessDeniedError,
     DownloadError,
@@ -759,3 +760,15 @@ def test_policy_lets_a_file_within_the_limit_through(
     job = run_download(runner, http, url, downloads / "model.glb")
     assert job.state == "done"
     assert (downloads / "model.glb").read_bytes() == body
+
+
+def test_raw_chunks_fall_back_to_stream_without_read1():
+    class RawWithoutRead1:
+        """The part of urllib3's HTTPResponse that versions before 2.3 offer."""
+
+        def stream(self, amount, decode_content):
+            assert decode_content is False
+            yield b"glTF"
+            yield b"rest"
+
+    assert list(_raw_chunks(RawWithoutRead1())) == [b"glTF", b"rest"]

@@ -106,7 +106,9 @@ def _add_search(commands) -> None:
         help="search a platform and list results with their ids",
         description="Search PLATFORM for QUERY and list one page of results.",
     )
-    search.add_argument("platform", metavar="PLATFORM", help="sketchfab, polyhaven or local")
+    search.add_argument(
+        "platform", metavar="PLATFORM", help="sketchfab, polyhaven, github, unity or local"
+    )
     search.add_argument("query", metavar="QUERY", nargs="?", default="", help="search words")
     search.add_argument(
         "--category",
@@ -138,6 +140,27 @@ def _add_search(commands) -> None:
         "--sort-by",
         metavar="FIELD",
         help="likeCount, viewCount or publishedAt; prefix - to reverse",
+    )
+    search.add_argument(
+        "--author",
+        action="append",
+        dest="authors",
+        metavar="NAME",
+        help="Poly Haven: keep assets by this author (repeatable)",
+    )
+    search.add_argument(
+        "--repo",
+        metavar="OWNER/NAME",
+        help="GitHub: list the model files of this repository (works without a token)",
+    )
+    search.add_argument(
+        "--ref", metavar="REF", help="GitHub: the branch, tag or commit to list with --repo"
+    )
+    search.add_argument(
+        "--format",
+        dest="file_format",
+        metavar="FORMAT",
+        help="GitHub: keep files of this format (glb, gltf, fbx or obj)",
     )
     search.add_argument(
         "--count", type=_positive, default=24, metavar="N", help="results per page (default 24)"

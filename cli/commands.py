@@ -129,6 +129,10 @@ def search_filters(arguments) -> dict:
         "min_face_count": arguments.min_faces,
         "max_face_count": arguments.max_faces,
         "sort_by": arguments.sort_by,
+        "authors": arguments.authors,
+        "repo": arguments.repo,
+        "ref": arguments.ref,
+        "format": arguments.file_format,
     }
     return {name: value for name, value in values.items() if value is not None}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 import signal
 import threading
 from pathlib import Path
@@ -79,10 +80,10 @@ def _announce(console: Console, json_mode: bool, server, environment: dict, mode
         console.json_line({"event": "ready", "url": server.url, "environment": environment})
     else:
         for name, value in environment.items():
-            console.line(f"{name}={value}")
+            console.line(f"export {name}={shlex.quote(value)}")
     console.note(
-        f"serving {model_count} models on {server.url}; set the variables above to use it, "
-        "and press Ctrl+C to stop"
+        f"serving {model_count} models on {server.url}; paste the export lines above into "
+        "the shell that runs bin/meshport, and press Ctrl+C here to stop"
     )
 
 

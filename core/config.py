@@ -103,6 +103,17 @@ def key_from_environment(platform_id: str) -> Secret | None:
     return Secret(value) if value else None
 
 
+def key_place(platform_id: str | None) -> str:
+    """Return where the platform's key is set, for messages: ``MESHPORT_<ID>_KEY`` when
+    that variable is set (it wins over the keyring), else the preferences."""
+    if not platform_id:
+        return "Meshport's preferences"
+    name = env_name(platform_id, "KEY")
+    if os.environ.get(name, "").strip():
+        return name
+    return f"Meshport's preferences (or {name})"
+
+
 def resolve_local_dir(preference: str = "") -> Path | None:
     value = os.environ.get("MESHPORT_LOCAL_DIR", "").strip() or preference.strip()
     return Path(value).expanduser() if value else None

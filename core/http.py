@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from . import audit, credentials, deprecation, errors, oauth, response_cache, tls, tokens
-from .config import PlatformSettings, Settings
+from .config import PlatformSettings, Settings, key_place
 from .ratelimit import (
     BudgetWait,
     RateGate,
@@ -107,7 +107,7 @@ def error_for_response(
     if status == 401:
         return errors.AuthenticationError(
             f"{platform_label}: the API key was rejected (HTTP 401){suffix}. "
-            "Check the key in Meshport's preferences.",
+            f"Check the key in {key_place(platform_id)}.",
             **kwargs,
         )
     if status == 403:

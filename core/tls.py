@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
 from . import errors
+from .config import key_place
 from .ratelimit import describe_wait, is_rate_limited, rate_limit_wait
 from .redact import redact_url
 
@@ -206,12 +207,13 @@ def classify_response(
     if status == 401 and _says_expired(response):
         return errors.KeyExpiredError(
             f"{label}: the key or sign-in has expired (HTTP 401). Create a new key, or "
-            "sign in again, in Meshport's preferences.",
+            f"sign in again, in {key_place(platform_id)}.",
             **kwargs,
         )
     if status == 401:
         return errors.AuthenticationError(
-            f"{label}: the key was rejected (HTTP 401). Check the key in Meshport's preferences.",
+            f"{label}: the key was rejected (HTTP 401). Check the key in "
+            f"{key_place(platform_id)}.",
             **kwargs,
         )
     if status == 407:

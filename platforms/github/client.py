@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
-from ...core.config import DEFAULT_BASE_URLS
+from ...core.config import DEFAULT_BASE_URLS, key_place
 from ...core.errors import AuthenticationError, ConfigurationError, UnsupportedFileError
 from ...core.formats import MODEL_SUFFIXES
 from ...core.http import PlatformHttp
@@ -241,8 +241,8 @@ class GitHubClient(SearchMixin, DownloadMixin, PlatformClient):
         if self._has_token or not self.settings.online_access:
             return
         raise AuthenticationError(
-            f"{LABEL}: {reason}. Create a personal access token at {TOKEN_PAGE} and paste "
-            "it into Meshport's preferences.",
+            f"{LABEL}: {reason}. Create a personal access token at {TOKEN_PAGE} and put "
+            f"it in {key_place(PLATFORM_ID)}.",
             platform=PLATFORM_ID,
         )
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
+from ...core.config import key_place
 from ...core.errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -158,7 +159,7 @@ def _api_messages(extra: dict[int, str] | None = None) -> dict[int, str]:
     # both cases and GitHub's own message follows it.
     messages = {
         401: "the token was rejected (HTTP 401): it is invalid, expired or revoked. "
-        f"Create a new one at {TOKEN_PAGE} and paste it into Meshport's preferences",
+        f"Create a new one at {TOKEN_PAGE} and put it in {key_place(PLATFORM_ID)}",
         403: "access denied (HTTP 403). The token may lack access to a private "
         "repository, or GitHub's secondary rate limit applies, in which case wait a "
         "minute and try again",

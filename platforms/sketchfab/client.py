@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ...core.archives import extract_zip, find_model_file
-from ...core.config import DEFAULT_BASE_URLS
+from ...core.config import DEFAULT_BASE_URLS, key_place
 from ...core.download import FileCheck, download_file
 from ...core.errors import (
     AuthenticationError,
@@ -129,7 +129,7 @@ class SketchfabClient(PlatformClient):
         self._require_key("there is no key to check")
         messages = {
             401: f"the API token is invalid (HTTP 401). Copy a new one from {TOKEN_PAGE} "
-            "and paste it into Meshport's preferences",
+            f"and put it in {key_place(PLATFORM_ID)}",
         }
         data = self.http.get_json(
             "me", error_messages=messages, should_cancel=cancel_check(context)
@@ -281,7 +281,7 @@ class SketchfabClient(PlatformClient):
             return
         raise AuthenticationError(
             f"{LABEL}: no API token is set, and {reason}. Copy the token from {TOKEN_PAGE} "
-            "and paste it into Meshport's preferences.",
+            f"and put it in {key_place(PLATFORM_ID)}.",
             platform=PLATFORM_ID,
         )
 
@@ -320,7 +320,7 @@ def _download_error_messages(name: str, uid: str) -> dict[int, str]:
     return {
         400: f"{model} is not downloadable (HTTP 400): its author has not allowed downloads",
         401: f"the API token is invalid or missing (HTTP 401), and downloads need a signed-in "
-        f"user. Copy the token from {TOKEN_PAGE} into Meshport's preferences",
+        f"user. Copy the token from {TOKEN_PAGE} into {key_place(PLATFORM_ID)}",
         403: f"no permission to download {model} (HTTP 403): it is a store model that needs "
         "a purchase, or its licence does not allow downloads for this account",
         404: f"{model} was not found (HTTP 404): it was deleted or made private",

@@ -120,7 +120,7 @@ class SandboxProcess:
                 raise RuntimeError(
                     "sandbox printed no variables: " + "\n".join(self.errors)
                 ) from None
-            name, _, value = line.partition("=")
+            name, _, value = line.removeprefix("export ").partition("=")
             if name in SANDBOX_VARIABLES:
                 variables[name] = value
         return variables

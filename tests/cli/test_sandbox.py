@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import subprocess
 
 import pytest
 import requests
@@ -35,6 +36,16 @@ def demo_key(sandbox) -> str:
 def test_printed_lines_point_at_loopback(sandbox):
     for name in ("MESHPORT_SKETCHFAB_URL", "MESHPORT_POLYHAVEN_URL"):
         assert sandbox.variables[name].startswith("http://127.0.0.1:")
+
+
+def test_printed_lines_are_shell_exports(sandbox):
+    exports = [line for line in sandbox.lines if line.startswith("export MESHPORT_")]
+    script = "\n".join([*exports, 'printf "%s\\n" "$MESHPORT_SKETCHFAB_URL"'])
+
+    shell = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env={})
+
+    assert len(exports) == 3
+    assert shell.stdout.strip() == sandbox.variables["MESHPORT_SKETCHFAB_URL"]
 
 
 def test_printed_lines_work_for_search(meshport, sandbox):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from fakes.github import SAMPLE_OWNER, SAMPLE_REPOSITORY, FakeGitHub
+from fakes.github import sample_library as github_library
 from fakes.sketchfab import DEFAULT_API_KEY, FakeSketchfab, sample_library
 from meshport.sandbox.packing import stable_uid
 
@@ -127,3 +129,38 @@ def test_search_unreachable_server_exits_1(meshport, unused_port):
     assert run.returncode == 1
     assert run.json()["error"]["kind"] == "network"
     assert "Traceback" not in run.stderr
+
+
+def test_rejected_key_message_names_its_variable(meshport, sandbox_env):
+    env = {**sandbox_env, "MESHPORT_SKETCHFAB_KEY": "not-the-sandbox-key"}
+
+    run = meshport.run("search", "sketchfab", "crate", "--json", env=env)
+
+    assert run.returncode == 1
+    message = run.json()["error"]["message"]
+    assert "HTTP 401" in message
+    assert "MESHPORT_SKETCHFAB_KEY" in message
+    assert "not-the-sandbox-key" not in run.stdout + run.stderr
+
+
+def test_github_repository_listing_without_token(meshport, sample_assets):
+    library = github_library(sample_assets)
+    with FakeGitHub(library) as api:
+        env = {"MESHPORT_GITHUB_URL": api.url}
+
+        run = meshport.run(
+            "search", "github", "fox", "--repo", f"{SAMPLE_OWNER}/{SAMPLE_REPOSITORY}",
+            "--format", "gltf", "--json", env=env,
+        )
+
+    assert run.returncode == 0, run.stderr
+    ids = [result["id"] for result in run.json()["results"]]
+    assert ids == [f"{SAMPLE_OWNER}/{SAMPLE_REPOSITORY}:gltf/Fox/Fox.gltf@main"]
+    assert all(seen.headers.get("Authorization") is None for seen in api.requests_seen)
+
+
+def test_polyhaven_author_filter(meshport, sandbox_env):
+    run = meshport.run("search", "polyhaven", "--author", "nobody", "--json", env=sandbox_env)
+
+    assert run.returncode == 0, run.stderr
+    assert run.json()["results"] == []

@@ -31,13 +31,16 @@ FILE_FORMAT_SUFFIXES = {
 }
 
 
-def store_images(images, *, pack: bool, folder_name: str) -> list[str]:
+def store_images(
+    images, *, pack: bool, folder_name: str, reported: tuple[str, ...] = ()
+) -> list[str]:
     """Pack ``images`` into the .blend, or copy them next to it when ``pack`` is False.
 
     Copying needs a saved .blend, so an unsaved one gets its images packed instead.
     Every image ends up with a path that does not lead into the download cache:
     a packed image keeps ``//textures/<file>`` as the place Blender unpacks it to.
-    Returns warnings for the artist (missing files, the fallback to packing).
+    Returns warnings for the artist (missing files, the fallback to packing), leaving
+    out a missing file that one of the ``reported`` warnings already names.
     """
     warnings: list[str] = []
     if not pack and not bpy.data.is_saved:
@@ -54,7 +57,10 @@ def store_images(images, *, pack: bool, folder_name: str) -> list[str]:
         data = _image_bytes(image)
         name = _unique_name(_file_name(image), used_names)
         if data is None:
-            warnings.append(f"The image '{image.name}' could not be read, so it stays empty.")
+            if not _named_in(reported, _file_name(image)):
+                warnings.append(
+                    f"The image '{image.name}' could not be read, so it stays empty."
+                )
             set_image_path(image, f"//{TEXTURES_FOLDER}/{name}")
             continue
         if pack:
@@ -71,8 +77,13 @@ def _image_bytes(image) -> bytes | None:
     try:
         return path.read_bytes()
     except OSError as error:
-        log.warning("image=%s file=%s unreadable: %s", image.name, path, error)
+        # The caller turns this into a warning for the artist.
+        log.info("image=%s file=%s unreadable: %s", image.name, path, error)
         return None
+
+
+def _named_in(warnings: tuple[str, ...], file_name: str) -> bool:
+    return any(f"{file_name}'" in warning for warning in warnings)
 
 
 def _file_name(image) -> str:

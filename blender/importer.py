@@ -264,7 +264,10 @@ def _finish_import(path, file_format, snapshot, options, asset, report) -> Impor
     provenance.add_credits_line(line)
     warnings = list(report.warnings) if report else []
     warnings += images.store_images(
-        created["images"], pack=options.pack_images, folder_name=collection.name
+        created["images"],
+        pack=options.pack_images,
+        folder_name=collection.name,
+        reported=tuple(warnings),
     )
     for warning in warnings:
         log.warning("import of %s: %s", path.name, warning)

@@ -121,6 +121,18 @@ def test_import_of_skinned_fox_parents_mesh_to_armature(empty_scene, sample_asse
     assert {"Run", "Survey", "Walk"} <= {name.split("_")[0] for name in result.actions}
 
 
+def test_missing_texture_is_reported_once(empty_scene, sample_assets, tmp_path):
+    model = writable_copy(sample_assets / "gltf" / "Fox" / "Fox.gltf", tmp_path / "fox")
+    (model.parent / "Texture.png").unlink()
+
+    result = importer.import_model(model)
+
+    mentions = [warning for warning in result.warnings if "Texture" in warning]
+    assert len(mentions) == 1
+    assert "'Texture.png' is missing" in mentions[0]
+    assert len(result.meshes) == 1
+
+
 def test_import_moves_objects_into_asset_collection(empty_scene, sample_assets):
     result = importer.import_model(sample_assets / "glb" / "CesiumMan.glb", asset=SKETCHFAB_FOX)
 

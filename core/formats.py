@@ -74,10 +74,19 @@ def detect_kind(path: Path) -> str | None:
 
 
 def describe_head(head: bytes) -> str:
+    """Describe the first bytes of a file for a message that reads "it starts with ...":
+    printable text is quoted, anything else is shown as hex bytes."""
     text = head[:16]
-    if text.lstrip().startswith((b"<", b"{")):
-        return repr(text.decode("utf-8", "replace")) + ", which looks like HTML, XML or JSON"
-    return repr(text)
+    if not text:
+        return "nothing: the file is empty"
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = ""
+    if decoded and all(char.isprintable() or char in "\t\r\n" for char in decoded):
+        shown = decoded.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+        return f"the text '{shown}'"
+    return "the bytes " + " ".join(f"{byte:02x}" for byte in text)
 
 
 def _check_json(path: Path, label: str) -> None:

@@ -56,8 +56,8 @@ def check_head(
     media_type = content_type.split(";")[0].strip().lower()
     if _is_error_page(stripped, media_type, kind):
         raise DownloadError(
-            f"{label}: the server sent an HTML or XML page ({media_type or 'no Content-Type'}, "
-            f"starting with {describe_head(stripped[:32])}) instead of the file. The link "
+            f"{label}: the server sent an HTML or XML page ({media_type or 'no Content-Type'}; "
+            f"it starts with {describe_head(stripped[:32])}) instead of the file. The link "
             "may have expired or need a sign-in; try the download again."
         )
     if kind == "gltf" and not stripped.startswith(b"{"):

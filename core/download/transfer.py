@@ -242,9 +242,7 @@ class Transfer:
                 self.context.raise_if_cancelled()
                 if not isinstance(error, (urllib3.exceptions.HTTPError, OSError)):
                     raise
-                raise _Interrupted(
-                    f"{type(error).__name__} while reading the body"
-                ) from error
+                raise _Interrupted(_describe_read_error(error)) from error
             yield chunk
 
     def _broken_off(self, attempts: int, interruption: _Interrupted) -> DownloadError:
@@ -254,6 +252,17 @@ class Transfer:
             f"because {interruption}. Check the connection and try the download again.",
             platform=self.http.platform_id,
         )
+
+
+def _describe_read_error(error: Exception) -> str:
+    """Word an exception raised while reading a body for the artist."""
+    if isinstance(error, (socket.timeout, urllib3.exceptions.ReadTimeoutError)):
+        return "the server stopped sending until the read timed out"
+    if isinstance(error, (urllib3.exceptions.ProtocolError, ConnectionError)):
+        return "the server closed the connection before the end of the file"
+    if isinstance(error, OSError) and error.strerror:
+        return f"reading the body failed ({error.strerror})"
+    return "reading the body failed"
 
 
 def _raw_chunks(raw):

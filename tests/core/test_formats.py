@@ -38,7 +38,7 @@ def test_check_magic_accepts_real_files(sample_assets, relative, kind):
 def test_check_magic_rejects_html_page(tmp_path, kind):
     path = write(tmp_path, "model.bin", HTML_PAGE)
 
-    with pytest.raises(DownloadError, match="looks like HTML"):
+    with pytest.raises(DownloadError, match="starts with the text .<!DOCTYPE html>"):
         check_magic(path, kind, label="model")
 
 

@@ -14,6 +14,7 @@ from ..core.errors import ImportFailedError
 log = logging.getLogger(__name__)
 
 TEXTURES_FOLDER = "textures"
+MISSING = "is missing"
 # Blender keeps an image path in a fixed buffer of 1024 bytes and saves all of it,
 # so the bytes after the end of a shorter new path still hold the old one.
 PATH_BUFFER_BYTES = 1024
@@ -32,15 +33,22 @@ FILE_FORMAT_SUFFIXES = {
 
 
 def store_images(
-    images, *, pack: bool, folder_name: str, reported: tuple[str, ...] = ()
+    images,
+    *,
+    pack: bool,
+    folder_name: str,
+    root: Path | None = None,
+    reported: tuple[str, ...] = (),
 ) -> list[str]:
     """Pack ``images`` into the .blend, or copy them next to it when ``pack`` is False.
 
     Copying needs a saved .blend, so an unsaved one gets its images packed instead.
     Every image ends up with a path that does not lead into the download cache:
     a packed image keeps ``//textures/<file>`` as the place Blender unpacks it to.
-    Returns warnings for the artist (missing files, the fallback to packing), leaving
-    out a missing file that one of the ``reported`` warnings already names.
+    Only files inside ``root`` are read, so a model cannot pull other files of the
+    machine into the .blend. Returns warnings for the artist (images left empty, the
+    fallback to packing), leaving out a missing file that one of the ``reported``
+    warnings already names.
     """
     warnings: list[str] = []
     if not pack and not bpy.data.is_saved:
@@ -54,13 +62,12 @@ def store_images(
     for image in images:
         if image.source != "FILE":
             continue
-        data = _image_bytes(image)
-        name = _unique_name(_file_name(image), used_names)
+        file_name = _file_name(image)
+        name = _unique_name(file_name, used_names)
+        data, problem = _read_image(image, root)
         if data is None:
-            if not _named_in(reported, _file_name(image)):
-                warnings.append(
-                    f"The image '{image.name}' could not be read, so it stays empty."
-                )
+            if problem != MISSING or not _named_in(reported, file_name):
+                warnings.append(f"The texture '{file_name}' {problem}, so its image stays empty.")
             set_image_path(image, f"//{TEXTURES_FOLDER}/{name}")
             continue
         if pack:
@@ -70,16 +77,26 @@ def store_images(
     return warnings
 
 
-def _image_bytes(image) -> bytes | None:
+def _read_image(image, root: Path | None) -> tuple[bytes | None, str]:
+    """Return the image's bytes, or None and what kept them from being read."""
     if image.packed_file is not None:
-        return bytes(image.packed_file.data)
+        return bytes(image.packed_file.data), ""
     path = Path(bpy.path.abspath(image.filepath_raw))
     try:
-        return path.read_bytes()
-    except OSError as error:
+        resolved = path.resolve()
+        if root is not None and not resolved.is_relative_to(root.resolve()):
+            log.warning("image=%s file=%s outside %s; not read", image.name, path, root)
+            return None, f"is outside the model's folder {root}, so it was not read"
+        if not resolved.is_file():
+            return None, MISSING
+        data = resolved.read_bytes()
+    except (OSError, RuntimeError) as error:
         # The caller turns this into a warning for the artist.
         log.info("image=%s file=%s unreadable: %s", image.name, path, error)
-        return None
+        return None, "could not be read"
+    if tuple(image.size) == (0, 0):
+        return None, "is not an image Blender can read"
+    return data, ""
 
 
 def _named_in(warnings: tuple[str, ...], file_name: str) -> bool:

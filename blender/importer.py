@@ -167,7 +167,7 @@ def import_model(
         raise _importer_error(path, file_format, error) from error
 
     try:
-        return _finish_import(path, file_format, snapshot, options, asset, report)
+        return _finish_import(path, file_format, snapshot, options, asset, report, root)
     except BaseException:
         remove_created(snapshot)
         raise
@@ -250,7 +250,7 @@ def _importer_reason(error: RuntimeError) -> str:
     return text.removeprefix("Error: ").rstrip(".")
 
 
-def _finish_import(path, file_format, snapshot, options, asset, report) -> ImportResult:
+def _finish_import(path, file_format, snapshot, options, asset, report, root) -> ImportResult:
     created = snapshot.created()
     objects = created["objects"]
     _check_something_arrived(path, file_format, created, report)
@@ -267,6 +267,7 @@ def _finish_import(path, file_format, snapshot, options, asset, report) -> Impor
         created["images"],
         pack=options.pack_images,
         folder_name=collection.name,
+        root=root or path.parent,
         reported=tuple(warnings),
     )
     for warning in warnings:

@@ -102,7 +102,9 @@ class LocalLibraryClient(PlatformClient):
         options: DownloadOptions = DownloadOptions(),
     ) -> DownloadedAsset:
         """Return the model file where it is; a zip is extracted into
-        ``destination/<name>-<hash>/`` first, replacing an earlier extraction.
+        ``destination/<name>-<hash>/`` first, replacing an earlier extraction. The
+        folder the model's references must stay in is the library for a loose file
+        and the extraction for a zip.
 
         ``options.file_format`` must match the file (for a zip, it picks the model
         inside); ``options.resolution`` raises ``ConfigurationError``, because a local
@@ -114,7 +116,7 @@ class LocalLibraryClient(PlatformClient):
         context.raise_if_cancelled()
         if path.suffix.lower() != ARCHIVE_SUFFIX:
             file_format = MODEL_SUFFIXES[path.suffix.lower()]
-            return DownloadedAsset(asset, path, path.parent, file_format)
+            return DownloadedAsset(asset, path, root, file_format)
 
         folder = self._extract(asset, path, Path(destination), context)
         model = _find_model(folder, requested)

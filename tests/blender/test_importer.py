@@ -133,6 +133,47 @@ def test_missing_texture_is_reported_once(empty_scene, sample_assets, tmp_path):
     assert len(result.meshes) == 1
 
 
+def write_textured_obj(folder: Path, texture_reference: str) -> Path:
+    """Write a one-triangle OBJ whose material's diffuse map is ``texture_reference``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tri.mtl").write_text(f"newmtl skin\nmap_Kd {texture_reference}\n")
+    model = folder / "tri.obj"
+    model.write_text(
+        "mtllib tri.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\n"
+        "usemtl skin\nf 1/1 2/2 3/3\n"
+    )
+    return model
+
+
+@pytest.mark.parametrize("form", ["absolute", "relative"])
+def test_texture_outside_model_folder_is_not_packed(empty_scene, sample_assets, tmp_path, form):
+    outside = tmp_path / "private" / "secret.png"
+    outside.parent.mkdir()
+    outside.write_bytes((sample_assets / "gltf" / "Fox" / "Texture.png").read_bytes())
+    reference = str(outside) if form == "absolute" else "../../private/secret.png"
+    model = write_textured_obj(tmp_path / "models" / "tri", reference)
+
+    result = importer.import_model(model)
+
+    assert len(result.meshes) == 1
+    (image,) = [bpy.data.images[name] for name in result.images]
+    assert image.packed_file is None
+    assert str(tmp_path / "private") not in image.filepath_raw
+    assert any("'secret.png' is outside the model's folder" in text for text in result.warnings)
+
+
+def test_texture_that_is_not_an_image_is_not_packed(empty_scene, tmp_path):
+    folder = tmp_path / "tri"
+    model = write_textured_obj(folder, "notes.txt")
+    (folder / "notes.txt").write_text("not pixels\n")
+
+    result = importer.import_model(model)
+
+    (image,) = [bpy.data.images[name] for name in result.images]
+    assert image.packed_file is None
+    assert any("'notes.txt' is not an image Blender can read" in text for text in result.warnings)
+
+
 def test_import_moves_objects_into_asset_collection(empty_scene, sample_assets):
     result = importer.import_model(sample_assets / "glb" / "CesiumMan.glb", asset=SKETCHFAB_FOX)
 

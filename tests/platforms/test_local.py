@@ -273,7 +273,7 @@ def test_download_returns_file_in_place(
     result = client.download(local_asset(client, asset_id), downloads, context)
 
     assert result.model_path == library_dir / asset_id
-    assert result.folder == (library_dir / asset_id).parent
+    assert result.folder == library_dir
     assert result.file_format == file_format
     assert files_under(downloads) == []
 

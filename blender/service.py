@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 # Platforms that read local files only, and so work with online access off.
 OFFLINE_PLATFORMS = frozenset({"local", "unity"})
 ARCHIVE_KINDS = ("zip", "tar", "gzip", "bzip2", "xz")
+# An archive is extracted, imported and deleted within one run, so an extraction
+# folder this old belongs to a run that ended without cleaning up.
+STALE_SCRATCH_SECONDS = 3600.0
 
 
 
@@ -411,6 +415,7 @@ def import_file(
 
     scratch_parent = user_data_dir() / "imports"
     scratch_parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_scratch(scratch_parent)
     scratch = Path(tempfile.mkdtemp(prefix=f"{path.stem[:40]}-", dir=scratch_parent))
     try:
         folder = scratch / "content"
@@ -418,4 +423,27 @@ def import_file(
         model = find_model_file(folder)
         return import_model(model, import_options, asset or local_asset(path), root=folder)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove_folder(scratch)
+
+
+def remove_stale_scratch(scratch_parent: Path, max_age: float = STALE_SCRATCH_SECONDS) -> None:
+    """Delete extraction folders that an earlier run, stopped by a signal or a
+    crash, left behind. A folder counts as stale once it is ``max_age`` seconds old."""
+    cutoff = time.time() - max_age
+    for folder in scratch_parent.iterdir():
+        try:
+            stale = folder.is_dir() and folder.stat().st_mtime < cutoff
+        except OSError:
+            continue
+        if stale:
+            log.info("removing the stale extraction folder %s", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_folder(folder: Path) -> None:
+    """Delete ``folder``, finishing the job even when a signal interrupts it."""
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    except KeyboardInterrupt:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise

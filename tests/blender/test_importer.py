@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -442,6 +443,25 @@ def test_import_file_finds_model_deep_in_zip(empty_scene, sample_assets, tmp_pat
     assert len(result.armatures) == 1
     assert result.asset.name == "fox-download"
     assert list((service.user_data_dir() / "imports").iterdir()) == []
+
+
+def test_import_file_removes_stale_extraction_folders(
+    empty_scene, sample_assets, tmp_path, user_resources
+):
+    imports = service.user_data_dir() / "imports"
+    stale, recent = imports / "old-run" / "content", imports / "running" / "content"
+    for folder in (stale, recent):
+        folder.mkdir(parents=True)
+        (folder / "part.bin").write_bytes(b"left behind")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale.parent, (two_hours_ago, two_hours_ago))
+    archive = tmp_path / "box.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.write(sample_assets / "glb" / "Box.glb", "Box.glb")
+
+    service.import_file(archive)
+
+    assert sorted(path.name for path in imports.iterdir()) == ["running"]
 
 
 def test_import_file_rejects_unknown_suffix(empty_scene, tmp_path):

@@ -1,18 +1,23 @@
-"""Small helpers that several platform clients share: reading JSON fields, checking
-configured URLs and wording the errors of an unexpected response."""
+"""Small helpers that several platform clients share: reading JSON fields and the files
+a .gltf names, checking configured URLs and wording the errors of an unexpected
+response."""
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..core.archive_names import WINDOWS_INVALID_CHARACTERS
-from ..core.errors import ConfigurationError, ResponseFormatError
+from ..core.errors import ConfigurationError, DownloadError, ResponseFormatError
 from ..core.jobs import JobContext
 from ..core.redact import redact_url
+
+DIGITS_PATTERN = re.compile(r"[0-9]+")
 
 
 def text_of(value) -> str:
@@ -21,10 +26,20 @@ def text_of(value) -> str:
 
 
 def size_of(value) -> int | None:
-    """Return ``value`` when it is a non-negative int (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """Return ``value`` as a non-negative int, else None.
+
+    Accepted: an int (not a bool), a float with a whole value such as ``1500.0``, as
+    some JSON responses write counts, and a string of ASCII digits.
+    """
+    if isinstance(value, bool):
         return None
-    return value if value >= 0 else None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and DIGITS_PATTERN.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
 
 
 def is_whole(value) -> bool:
@@ -52,6 +67,34 @@ def relative_path_problem(reference: str) -> tuple[str, str | None]:
     elif any(ord(char) < 32 or char in WINDOWS_INVALID_CHARACTERS for char in text):
         problem = "contains a character that file names cannot hold"
     return "/".join(parts), problem
+
+
+def read_gltf_document(path: Path, label: str) -> dict:
+    """Return the JSON object of a downloaded .gltf file; raises ``DownloadError``
+    when the file is not a JSON object."""
+    try:
+        document = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DownloadError(f"{label}: the .gltf file is not valid JSON ({error}).") from error
+    if not isinstance(document, dict):
+        raise DownloadError(f"{label}: the .gltf file is not a JSON object.")
+    return document
+
+
+def gltf_file_uris(document: dict) -> list[tuple[str, str]]:
+    """Return ``(uri, decoded)`` for each buffer and image file a glTF document names.
+
+    ``data:`` URIs are embedded and left out. glTF URIs are RFC 3986 references, so
+    ``decoded`` has the percent escapes resolved ("%20" becomes a space).
+    """
+    uris = []
+    for section in ("buffers", "images"):
+        entries = document.get(section)
+        for entry in entries if isinstance(entries, list) else []:
+            uri = entry.get("uri") if isinstance(entry, dict) else None
+            if isinstance(uri, str) and not uri.startswith("data:"):
+                uris.append((uri, unquote(uri)))
+    return uris
 
 
 def cancel_check(context: JobContext | None) -> Callable[[], bool] | None:

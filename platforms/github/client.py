@@ -12,7 +12,12 @@ from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 from ...core.config import DEFAULT_BASE_URLS, key_place
-from ...core.errors import AuthenticationError, ConfigurationError, UnsupportedFileError
+from ...core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    RateLimitedError,
+    UnsupportedFileError,
+)
 from ...core.formats import MODEL_SUFFIXES
 from ...core.http import PlatformHttp
 from ...core.jobs import JobContext
@@ -28,6 +33,7 @@ from .constants import (
     CONTENTS_TTL,
     DEFAULT_MEDIA_URL,
     GITHUB_HOSTS,
+    GITHUB_TOKEN_RATE_PER_HOUR,
     JSON_MEDIA_TYPE,
     LABEL,
     LISTED_FORMATS,
@@ -89,17 +95,22 @@ class GitHubClient(SearchMixin, DownloadMixin, PlatformClient):
         _check_url(platform.base_url, "base URL", DEFAULT_BASE_URLS[PLATFORM_ID])
 
         version = {"X-GitHub-Api-Version": API_VERSION}
-        options = {"label": LABEL, "auth_scheme": "Bearer", "retry_policy": retry_policy}
+        options = {
+            "label": LABEL,
+            "auth_scheme": "Bearer",
+            "retry_policy": retry_policy,
+            "has_token": lambda: self._has_token,
+        }
         # API responses are JSON. File transfers need the raw media type on a session
         # of their own, because core.download sends the session's headers.
-        self.http = PlatformHttp(
+        self.http = GitHubHttp(
             platform,
             settings,
             extra_headers={**version, "Accept": JSON_MEDIA_TYPE},
             sleep=sleep,
             **options,
         )
-        self.file_http = PlatformHttp(
+        self.file_http = GitHubHttp(
             platform,
             settings,
             extra_headers={**version, "Accept": RAW_MEDIA_TYPE},
@@ -245,6 +256,40 @@ class GitHubClient(SearchMixin, DownloadMixin, PlatformClient):
             f"it in {key_place(PLATFORM_ID)}.",
             platform=PLATFORM_ID,
         )
+
+
+class GitHubHttp(PlatformHttp):
+    """``PlatformHttp`` whose rate-limit errors, when no token is set, end with how to
+    get GitHub's higher limit of 5000 requests per hour.
+
+    ``has_token`` is called when the error happens, because a token from the OAuth
+    device flow is attached after the sessions are built.
+    """
+
+    def __init__(self, *args, has_token: Callable[[], bool], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._has_token = has_token
+
+    def request(self, method: str, path_or_url: str, **kwargs):
+        try:
+            return super().request(method, path_or_url, **kwargs)
+        except RateLimitedError as error:
+            if self._has_token() or not self._token_would_help(error, path_or_url):
+                raise
+            raise RateLimitedError(
+                f"{error.message} Add a GitHub token in {key_place(PLATFORM_ID)} for "
+                f"{GITHUB_TOKEN_RATE_PER_HOUR} requests per hour.",
+                retry_after=error.retry_after,
+                platform=error.platform,
+                status=error.status,
+            ) from error
+
+    def _token_would_help(self, error: RateLimitedError, path_or_url: str) -> bool:
+        """Return whether a token raises the limit that was hit: Meshport's own budget
+        (an error without a status) or a response of the API host, but not a response
+        of another host, such as the Git LFS media host."""
+        api_host = urlsplit(self.base_url).netloc
+        return error.status is None or urlsplit(self.url(path_or_url)).netloc == api_host
 
 
 def resolve_media_url() -> str:

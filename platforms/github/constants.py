@@ -23,6 +23,8 @@ MEDIA_URL_VARIABLE = "MESHPORT_GITHUB_MEDIA_URL"
 # NOTE: read here as 100 MiB, the size GitHub rejects files from in a push.
 MAX_FILE_SIZE = 100 * 1024 * 1024
 MAX_COUNT = 100  # the largest per_page the search API accepts
+# Requests per hour that GitHub's REST API allows with a token (60 without one).
+GITHUB_TOKEN_RATE_PER_HOUR = 5000
 UNKNOWN_LICENSE = "unknown"
 
 # Seconds a response stays in the response cache.
@@ -38,6 +40,9 @@ FILTER_NAMES = ("repo", "ref", "format")
 # The Git LFS specification requires pointer files to be smaller than 1024 bytes.
 # Pointers from before Git LFS 1.0 name the spec "hawser", and LFS readers accept it.
 MAX_LFS_POINTER_SIZE = 1024
+# Binary model formats: a file of theirs smaller than a pointer is most likely one.
+# An ASCII .fbx is text, but no usable FBX file is that small either.
+BINARY_MODEL_SUFFIXES = (".glb", ".fbx")
 LFS_SPEC_URLS = ("https://git-lfs.github.com/spec/v1", "https://hawser.github.com/spec/v1")
 LFS_POINTER_START = b"version https://"
 # The wording of GitHub's refusals once a repository's Git LFS bandwidth is used up.

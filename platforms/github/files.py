@@ -4,14 +4,17 @@ libraries and textures), Git LFS pointers, and the staging folder of one downloa
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote
 
 from ...core.errors import DownloadError, UnsafeArchiveError
-from ..common import install_folder, relative_path_problem
+from ..common import (
+    gltf_file_uris,
+    install_folder,
+    read_gltf_document,
+    relative_path_problem,
+)
 from .constants import (
     FOLDER_NAME_PATTERN,
     LFS_POINTER_START,
@@ -29,22 +32,10 @@ def gltf_include_paths(path: Path, label: str) -> list[str]:
     URI with a scheme, an absolute path or a ".." segment, and ``DownloadError`` for a
     file that is not a glTF JSON object.
     """
-    try:
-        document = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise DownloadError(f"{label}: the .gltf file is not valid JSON ({error}).") from error
-    if not isinstance(document, dict):
-        raise DownloadError(f"{label}: the .gltf file is not a JSON object.")
-    paths = []
-    for section in ("buffers", "images"):
-        entries = document.get(section)
-        for entry in entries if isinstance(entries, list) else []:
-            uri = entry.get("uri") if isinstance(entry, dict) else None
-            if not isinstance(uri, str) or uri.startswith("data:"):
-                continue
-            # glTF URIs are RFC 3986 references, so a space arrives as "%20".
-            paths.append(checked_relative_path(unquote(uri), label, uri))
-    return paths
+    document = read_gltf_document(path, label)
+    return [
+        checked_relative_path(decoded, label, uri) for uri, decoded in gltf_file_uris(document)
+    ]
 
 
 def obj_material_libraries(path: Path, label: str) -> list[str]:

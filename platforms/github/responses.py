@@ -22,7 +22,14 @@ from ...core.formats import MODEL_SUFFIXES
 from ...core.models import Asset
 from ...core.redact import redact_url
 from ..common import response_format_error, size_of, text_of
-from .constants import LABEL, PLATFORM_ID, TOKEN_PAGE, UNKNOWN_LICENSE
+from .constants import (
+    BINARY_MODEL_SUFFIXES,
+    LABEL,
+    MAX_LFS_POINTER_SIZE,
+    PLATFORM_ID,
+    TOKEN_PAGE,
+    UNKNOWN_LICENSE,
+)
 from .refs import FileRef, Repository, _check_repository_path
 
 log = logging.getLogger(__name__)
@@ -89,11 +96,7 @@ def model_entries(tree, formats: tuple[str, ...], full_name: str) -> list[dict]:
 
 
 def asset_from_tree_entry(repository: Repository, ref: str, entry: dict) -> Asset:
-    """Map a tree entry to an ``Asset``.
-
-    NOTE: for a file stored with Git LFS, the tree's ``size`` is the size of its
-    pointer file (about 130 bytes), not of the model.
-    """
+    """Map a tree entry to an ``Asset``; see ``asset_from_file`` for its size."""
     file = FileRef(repository.owner, repository.name, entry["path"], ref)
     return asset_from_file(
         repository,
@@ -107,7 +110,13 @@ def asset_from_tree_entry(repository: Repository, ref: str, entry: dict) -> Asse
 def asset_from_file(
     repository: Repository, file: FileRef, *, url: str, size: int | None, sha: str
 ) -> Asset:
-    """Return the ``Asset`` of a model file; ``sha`` is its git blob sha, the version."""
+    """Return the ``Asset`` of a model file; ``sha`` is its git blob sha, the version.
+
+    For a file stored with Git LFS, GitHub's trees and contents give the size of the
+    pointer file (about 130 bytes), not of the model. Telling them apart would take a
+    request per file, so a binary model smaller than a pointer can be
+    (``MAX_LFS_POINTER_SIZE``) gets an unknown size instead.
+    """
     return Asset(
         platform=PLATFORM_ID,
         asset_id=file.asset_id,
@@ -116,9 +125,18 @@ def asset_from_file(
         license=repository.license,
         license_url=repository.license_url,
         url=url,
-        download_size=size,
+        download_size=None if _may_be_lfs_pointer(file, size) else size,
         version=sha or None,
         formats=(MODEL_SUFFIXES[file.suffix],),
+    )
+
+
+def _may_be_lfs_pointer(file: FileRef, size: int | None) -> bool:
+    # NOTE: a real GLB or binary FBX this small (a few triangles) also shows as unknown.
+    return (
+        size is not None
+        and size < MAX_LFS_POINTER_SIZE
+        and file.suffix in BINARY_MODEL_SUFFIXES
     )
 
 

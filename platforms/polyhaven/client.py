@@ -45,7 +45,13 @@ from .constants import (
     PLATFORM_ID,
     POLYHAVEN_HOSTS,
 )
-from .files import FileBundle, _file_kind, _requested_format, choose_bundle
+from .files import (
+    FileBundle,
+    _file_kind,
+    _requested_format,
+    check_gltf_includes,
+    choose_bundle,
+)
 from .listing import (
     ModelList,
     PageRequest,
@@ -202,6 +208,7 @@ class PolyHavenClient(PlatformClient):
         The default is glTF at the smallest resolution, and ``options.file_format``
         ("fbx") and ``options.resolution`` choose otherwise. Every include lands at its
         relative path beside the main file, and every file's size and md5 are checked.
+        A .gltf that names a file its include list lacks raises ``DownloadError``.
         Files of the other format at that resolution stay. A file of the same name is
         replaced only after every new file has passed its checks. When this raises,
         nothing this call wrote remains.
@@ -225,6 +232,8 @@ class PolyHavenClient(PlatformClient):
         try:
             self._fetch(asset, bundle, workspace, context)
             context.raise_if_cancelled()
+            if bundle.file_format == "gltf":
+                check_gltf_includes(bundle, workspace.staging / bundle.main.path, asset.name)
             workspace.install()
         except BaseException:
             workspace.discard()

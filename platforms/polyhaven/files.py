@@ -6,17 +6,24 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from ...core.archive_names import WINDOWS_INVALID_CHARACTERS
 from ...core.errors import (
     ConfigurationError,
+    DownloadError,
     NotDownloadableError,
     UnsafeArchiveError,
 )
 from ...core.models import DownloadOptions
-from ..common import relative_path_problem, size_of, text_of
+from ..common import (
+    gltf_file_uris,
+    read_gltf_document,
+    relative_path_problem,
+    size_of,
+    text_of,
+)
 from .constants import (
     DOWNLOAD_FORMATS,
     LABEL,
@@ -27,6 +34,8 @@ from .constants import (
 from .listing import _format_error
 
 log = logging.getLogger(__name__)
+
+MAX_LISTED_FILES = 5  # missing files named in one message
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,35 @@ def _bundle(entry: dict, asset_id: str, file_format: str, resolution: str) -> Fi
             raise _format_error(f"{where} name '{remote.path}' twice")
         seen.add(remote.path.lower())
     return FileBundle(file_format, resolution, main, tuple(files[1:]))
+
+
+def check_gltf_includes(bundle: FileBundle, gltf_path: Path, name: str) -> None:
+    """Raise ``DownloadError`` naming each buffer or image that the downloaded main
+    .gltf names but the bundle does not include.
+
+    Blender would import such a model without the file (a missing buffer fails the
+    import), and the asset cache would keep the incomplete download, so it is
+    rejected before anything is stored.
+    """
+    label = f"{LABEL}: {name} ({bundle.main.path})"
+    included = {remote.path for remote in bundle.includes}
+    missing = []
+    for _, decoded in gltf_file_uris(read_gltf_document(gltf_path, label)):
+        path, problem = relative_path_problem(decoded)
+        if (problem or path not in included) and decoded not in missing:
+            missing.append(decoded)
+    if not missing:
+        return
+    listed = ", ".join(f"'{path}'" for path in missing[:MAX_LISTED_FILES])
+    if len(missing) > MAX_LISTED_FILES:
+        listed += f" and {len(missing) - MAX_LISTED_FILES} more"
+    raise DownloadError(
+        f"{LABEL}: the {bundle.resolution} glTF of '{name}' names {listed}, which the "
+        "asset's file list does not include, so the imported model would be incomplete. "
+        "Nothing was stored. Choose another resolution or the FBX format, or report the "
+        "asset to Poly Haven.",
+        platform=PLATFORM_ID,
+    )
 
 
 def checked_include_path(path: str, asset_id: str) -> str:

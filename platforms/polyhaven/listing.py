@@ -191,8 +191,12 @@ def max_age_of(cache_control: str) -> float:
 
 
 def _author_names(entry: dict) -> list[str]:
+    """Return the names in ``authors``: the keys of the documented object (name ->
+    role), the items of a list, or a single string."""
     authors = entry.get("authors")
-    if not isinstance(authors, dict):
+    if isinstance(authors, str):
+        authors = [authors]
+    if not isinstance(authors, (dict, list)):
         return []
     return [name.strip() for name in authors if isinstance(name, str) and name.strip()]
 

@@ -17,9 +17,7 @@ from ...core.download import FileCheck, download_file
 from ...core.errors import (
     AuthenticationError,
     ConfigurationError,
-    DownloadError,
     MeshportError,
-    RateLimitedError,
     ResponseFormatError,
 )
 from ...core.formats import MODEL_SUFFIXES
@@ -58,7 +56,16 @@ from .responses import (
     _required_text,
     asset_from_model,
     choose_archive,
+    other_archive,
     parse_search_page,
+)
+from .storage import (
+    MISSING_STATUSES,
+    ArchiveMissing,
+    StorageLink,
+    both_missing_error,
+    missing_archive_error,
+    storage_error,
 )
 
 log = logging.getLogger(__name__)
@@ -110,7 +117,7 @@ class SketchfabClient(PlatformClient):
         else:
             params = build_search_params(query)
             data = self.http.get_json("search", params=params, should_cancel=cancel)
-        return parse_search_page(data)
+        return self._without_foreign_next_page(parse_search_page(data))
 
     def get_asset(self, asset_id: str, context: JobContext | None = None) -> Asset:
         uid = self.parse_asset_id(asset_id)
@@ -173,9 +180,11 @@ class SketchfabClient(PlatformClient):
         """Download the model into ``destination/<uid>/`` and return the file to import.
 
         Prefers the GLB archive when offered, else the glTF zip, unless
-        ``options.file_format`` forces ``"glb"`` or ``"gltf"``. An earlier folder of
-        the same model is replaced only after the new one is complete, and nothing
-        partial remains when this raises.
+        ``options.file_format`` forces ``"glb"`` or ``"gltf"``. Without a forced
+        format, an archive the storage host does not have (HTTP 404 or 410) is
+        replaced by the other one. An earlier folder of the same model is replaced
+        only after the new one is complete, and nothing partial remains when this
+        raises.
         """
         uid = self.parse_asset_id(asset.asset_id)
         requested = _requested_format(options)
@@ -196,61 +205,82 @@ class SketchfabClient(PlatformClient):
     def _transfer(
         self, asset: Asset, uid: str, requested: str | None, workspace: _Workspace, context
     ) -> ArchiveOffer:
-        # Storage links expire after a few minutes, so after a 400 or 403 from the storage
-        # host the client requests one fresh link from /download before failing.
-        offer = self._request_offer(asset, uid, requested, context)
+        """Fetch the chosen archive and return its offer. When the storage host has no
+        object behind the link (HTTP 404 or 410) and the format was not forced, the
+        other offered archive is tried once."""
+        response = self._request_download(asset, uid, context)
+        offer = choose_archive(response, requested, asset.name)
         try:
-            self._fetch_archive(asset, offer, workspace, context)
+            self._fetch_archive(asset, uid, offer, workspace, context)
             return offer
-        except MeshportError as error:
-            if not _storage_rejected_link(error):
-                raise
-            log.info(
-                "platform=%s uid=%s storage rejected the link status=%s; requesting a new one",
-                PLATFORM_ID,
-                uid,
-                error.status,
-            )
+        except ArchiveMissing as missing:
+            first_missing = missing
 
-        offer = self._request_offer(asset, uid, requested, context)
+        alternative = other_archive(response, offer.file_format, asset.name)
+        if requested or alternative is None:
+            other_format = alternative.file_format if alternative else None
+            raise missing_archive_error(
+                asset.name, uid, first_missing, other_format
+            ) from first_missing.error
+        log.warning(
+            "platform=%s uid=%s the %s archive is missing on %s (HTTP %s); trying the %s archive",
+            PLATFORM_ID,
+            uid,
+            offer.file_format,
+            first_missing.host,
+            first_missing.error.status,
+            alternative.file_format,
+        )
+        # The first transfer may have left the staging folder, which extraction creates.
+        workspace.remove_leftovers()
         try:
-            self._fetch_archive(asset, offer, workspace, context)
-        except MeshportError as error:
-            if not _storage_rejected_link(error):
-                raise
-            raise DownloadError(
-                f"{LABEL}: the storage host rejected the download link for '{asset.name}' "
-                f"twice (HTTP {error.status}). Try again later.",
-                platform=PLATFORM_ID,
-                status=error.status,
-            ) from error
-        return offer
+            self._fetch_archive(asset, uid, alternative, workspace, context)
+        except ArchiveMissing as missing:
+            raise both_missing_error(asset.name, uid, first_missing, missing) from missing.error
+        return alternative
 
     def _fetch_archive(
-        self, asset: Asset, offer: ArchiveOffer, workspace: _Workspace, context
+        self, asset: Asset, uid: str, offer: ArchiveOffer, workspace: _Workspace, context
     ) -> None:
-        download_file(
-            self.http,
+        """Download one archive from its storage link. Raises ``ArchiveMissing`` for
+        HTTP 404 and 410 from the storage host, and words its other HTTP errors."""
+        # Storage links expire after a few minutes, so after a 400 or 403 from the
+        # storage host core.download calls ``renew`` once for a fresh link.
+        link = StorageLink(
             offer.url,
-            workspace.archive_path(offer.file_format),
-            context,
-            check=FileCheck(size=offer.size, kind="glb" if offer.file_format == "glb" else "zip"),
-            authenticated=False,
-            label=f"{asset.name} ({offer.file_format.upper()})",
+            offer.file_format,
+            asset.name,
+            lambda: self._request_download(asset, uid, context),
         )
+        kind = "glb" if offer.file_format == "glb" else "zip"
+        try:
+            download_file(
+                self.http,
+                offer.url,
+                workspace.archive_path(offer.file_format),
+                context,
+                check=FileCheck(size=offer.size, kind=kind),
+                authenticated=False,
+                label=f"{asset.name} ({offer.file_format.upper()})",
+                renew_url=link.renew,
+            )
+        except MeshportError as error:
+            if not link.is_storage_error(error):
+                raise
+            if error.status in MISSING_STATUSES:
+                raise ArchiveMissing(error, link.host, offer.file_format) from error
+            raise storage_error(asset.name, uid, offer.file_format, link.host, error) from error
 
-    def _request_offer(
-        self, asset: Asset, uid: str, requested: str | None, context
-    ) -> ArchiveOffer:
+    def _request_download(self, asset: Asset, uid: str, context) -> dict:
+        """GET ``/models/{uid}/download`` and return its archive offers."""
         context.raise_if_cancelled()
         context.report_progress(None, f"{LABEL}: requesting the download of '{asset.name}'")
         messages = _download_error_messages(asset.name, uid)
-        response = self.http.get_json(
+        return self.http.get_json(
             f"models/{uid}/download",
             error_messages=messages,
             should_cancel=cancel_check(context),
         )
-        return choose_archive(response, requested, asset.name)
 
     def _unpack(self, asset: Asset, offer: ArchiveOffer, workspace: _Workspace, context) -> Path:
         if offer.file_format == "glb":
@@ -263,11 +293,31 @@ class SketchfabClient(PlatformClient):
         archive.unlink()
         return find_model_file(workspace.staging, preferred=("gltf", "glb", "fbx", "obj"))
 
-    def _checked_page_url(self, url: str) -> str:
+    def _without_foreign_next_page(self, page: SearchPage) -> SearchPage:
+        """Drop a ``next`` link that is not on the API's origin, because ``search``
+        never follows a page token to another host."""
+        if page.next_page is None or self._on_api_origin(page.next_page):
+            return page
+        log.warning(
+            "platform=%s dropped the next-page link %s because it is not on %s",
+            PLATFORM_ID,
+            redact_url(page.next_page),
+            urlsplit(self.http.base_url).netloc,
+        )
+        notice = (
+            f"{LABEL} linked the next page to another host, so more results could not be "
+            "fetched safely. Narrow the search to see other models."
+        )
+        return dataclasses.replace(page, next_page=None, notice=notice)
+
+    def _on_api_origin(self, url: str) -> bool:
         base = urlsplit(self.http.base_url)
         target = urlsplit(url)
-        same_origin = (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower())
-        if not same_origin:
+        return (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower())
+
+    def _checked_page_url(self, url: str) -> str:
+        base = urlsplit(self.http.base_url)
+        if not self._on_api_origin(url):
             raise ResponseFormatError(
                 f"{LABEL}: the next-page link {redact_url(url)} is not on {base.netloc}, so it "
                 "was not followed. Start the search again.",
@@ -325,10 +375,6 @@ def _download_error_messages(name: str, uid: str) -> dict[int, str]:
         "a purchase, or its licence does not allow downloads for this account",
         404: f"{model} was not found (HTTP 404): it was deleted or made private",
     }
-
-
-def _storage_rejected_link(error: MeshportError) -> bool:
-    return error.status in (400, 403) and not isinstance(error, RateLimitedError)
 
 
 def _requested_format(options: DownloadOptions) -> str | None:

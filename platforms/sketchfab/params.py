@@ -9,6 +9,7 @@ from ...core.errors import (
 from ...core.models import (
     SearchQuery,
 )
+from ..common import size_of
 from .constants import (
     BOOLEAN_FILTERS,
     CATEGORY_SLUGS,
@@ -21,7 +22,6 @@ from .constants import (
     PLATFORM_ID,
     SORT_VALUES,
 )
-from .responses import _int
 
 
 def build_search_params(query: SearchQuery) -> list[tuple[str, str]]:
@@ -91,7 +91,7 @@ def _face_count_params(filters: dict) -> list[tuple[str, str]]:
         value = filters.get(name)
         if value is None:
             continue
-        number = _int(value)
+        number = size_of(value)
         if number is None:
             raise ConfigurationError(
                 f"{LABEL}: '{value}' is not a valid value of the filter '{name}'. Use a whole "

@@ -16,11 +16,15 @@ from ...core.models import (
 )
 from ..common import (
     response_format_error,
+    size_of,
     text_of,
 )
 from .constants import DOWNLOAD_FORMATS, LABEL, LICENSE_LABELS, PLATFORM_ID
 
 log = logging.getLogger(__name__)
+
+# The fields without which a model cannot be listed or downloaded.
+REQUIRED_FIELDS = ("uid", "name")
 
 
 @dataclass(frozen=True)
@@ -35,19 +39,47 @@ class ArchiveOffer:
 
 def parse_search_page(data) -> SearchPage:
     """Map a ``/search`` response to a ``SearchPage``; ``next_page`` is the server's
-    ``next`` URL, unchanged."""
+    ``next`` URL, unchanged.
+
+    A result that is not an object or lacks a required field is skipped with one
+    warning. Raises ``ResponseFormatError`` only when the response has no
+    ``results`` list.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise _format_error("the search response has no 'results' list")
-    results = [asset_from_model(entry) for entry in data["results"]]
+    results = []
+    for entry in data["results"]:
+        problem = _result_problem(entry)
+        if problem:
+            uid = text_of(entry.get("uid")) if isinstance(entry, dict) else ""
+            log.warning(
+                "platform=%s skipped the search result uid=%s because %s",
+                PLATFORM_ID,
+                uid or "(none)",
+                problem,
+            )
+            continue
+        results.append(asset_from_model(entry))
     next_url = data.get("next")
     return SearchPage(results, next_url if isinstance(next_url, str) and next_url else None)
+
+
+def _result_problem(entry) -> str | None:
+    """Return why a search result cannot be shown, or None when it can."""
+    if not isinstance(entry, dict):
+        return "it is not a JSON object"
+    missing = [repr(field) for field in REQUIRED_FIELDS if not text_of(entry.get(field))]
+    if missing:
+        return f"it has no {' or '.join(missing)}"
+    return None
 
 
 def asset_from_model(data) -> Asset:
     """Map a model from ``/search`` or ``/models/{uid}`` to an ``Asset``.
 
-    Only ``uid`` and ``name`` are required; each missing or malformed optional field
-    becomes None or "". Raises ``ResponseFormatError`` naming a missing required field.
+    Only ``REQUIRED_FIELDS`` (``uid`` and ``name``) are required; each missing or
+    malformed optional field becomes None or "". Raises ``ResponseFormatError`` naming
+    a missing required field.
     """
     if not isinstance(data, dict):
         raise _format_error("a model in the response is not a JSON object")
@@ -87,14 +119,14 @@ def _archives(data: dict) -> dict[str, dict]:
 
 def _archive_number(archives: dict[str, dict], field: str) -> int | None:
     for name in ("glb", "gltf"):
-        number = _int(archives.get(name, {}).get(field))
+        number = size_of(archives.get(name, {}).get(field))
         if number is not None:
             return number
     return None
 
 
 def _face_count(data: dict, archives: dict[str, dict]) -> int | None:
-    count = _int(data.get("faceCount"))
+    count = size_of(data.get("faceCount"))
     return count if count is not None else _archive_number(archives, "faceCount")
 
 
@@ -126,18 +158,23 @@ def _thumbnail_url(thumbnails) -> str | None:
     if not candidates:
         return None
     # The panel shows small previews, so take the image whose width is closest to 256.
-    best = min(candidates, key=lambda image: abs((_int(image.get("width")) or 0) - 256))
+    best = min(candidates, key=lambda image: abs((size_of(image.get("width")) or 0) - 256))
     return best["url"]
 
 
 def _animated(animation_count) -> bool | None:
-    count = _int(animation_count)
+    count = size_of(animation_count)
     return None if count is None else count > 0
 
 
 def choose_archive(response, requested: str | None, name: str) -> ArchiveOffer:
     """Pick the archive to fetch from a ``/download`` response: ``requested``, or GLB
-    when offered, else glTF."""
+    when offered, else glTF.
+
+    Raises ``NotDownloadableError`` when the requested archive, or both GLB and glTF,
+    are missing, because a model offered only as USDZ or as its source upload is a
+    normal state. Raises ``ResponseFormatError`` when the response is not an object.
+    """
     if not isinstance(response, dict):
         raise _format_error(f"the download response for '{name}' is not a JSON object")
     for file_format in (requested,) if requested else DOWNLOAD_FORMATS:
@@ -152,17 +189,34 @@ def choose_archive(response, requested: str | None, name: str) -> ArchiveOffer:
             f"{offered or 'none'}). Choose another format.",
             platform=PLATFORM_ID,
         )
-    raise _format_error(
-        f"the download response for '{name}' offers neither GLB nor glTF (offered: "
-        f"{offered or 'none'})"
+    if not offered:
+        raise NotDownloadableError(
+            f"{LABEL}: '{name}' has no download archives at the moment. Try again later, "
+            "or choose another model.",
+            platform=PLATFORM_ID,
+        )
+    raise NotDownloadableError(
+        f"{LABEL}: '{name}' offers only these archives: {offered}. Blender cannot import "
+        "them through Meshport, which needs GLB or glTF. Choose another model.",
+        platform=PLATFORM_ID,
     )
+
+
+def other_archive(response: dict, tried: str, name: str) -> ArchiveOffer | None:
+    """Return the offered archive of the download format other than ``tried`` (GLB or
+    glTF) from a ``/download`` response, or None when it is not offered."""
+    for file_format in DOWNLOAD_FORMATS:
+        entry = response.get(file_format)
+        if file_format != tried and isinstance(entry, dict):
+            return _offer(file_format, entry, name)
+    return None
 
 
 def _offer(file_format: str, entry: dict, name: str) -> ArchiveOffer:
     url = text_of(entry.get("url"))
     if not url.startswith(("https://", "http://")):
         raise _format_error(f"the {file_format} download of '{name}' has no valid 'url'")
-    size = _int(entry.get("size"))
+    size = size_of(entry.get("size"))
     if size is None:
         log.warning(
             "platform=%s %s download of %r has no size; not checked", PLATFORM_ID, file_format, name
@@ -175,16 +229,6 @@ def _required_text(data: dict, field: str, where: str) -> str:
     if not value:
         raise _format_error(f"{where} has no '{field}'")
     return value
-
-
-def _int(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def _format_error(problem: str) -> ResponseFormatError:

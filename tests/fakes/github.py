@@ -555,6 +555,7 @@ class FakeMedia(FakeServer):
 
     ``over_quota`` makes every response GitHub's "over its data quota" refusal with
     ``quota_status``; ``corrupt`` serves changed bytes of the same length for one file.
+    ``throttle_for`` (seconds) makes every response 429 with that Retry-After.
     """
 
     def __init__(self, repositories: list[FakeRepository] | tuple[FakeRepository, ...] = ()):
@@ -564,6 +565,7 @@ class FakeMedia(FakeServer):
             self.add_repository(repository)
         self.over_quota = False
         self.quota_status = 403
+        self.throttle_for: int | None = None
         self.corrupted: set[tuple[str, str]] = set()
         self.route("GET", r"/media/(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<rest>.+)", self._media)
 
@@ -582,10 +584,14 @@ class FakeMedia(FakeServer):
     def reset(self) -> None:
         self.over_quota = False
         self.quota_status = 403
+        self.throttle_for = None
         self.corrupted.clear()
         self.requests_seen.clear()
 
     def _media(self, info: RequestInfo) -> Reply:
+        if self.throttle_for is not None:
+            headers = {"Content-Type": "text/plain", "Retry-After": str(self.throttle_for)}
+            return Reply(429, b"Too Many Requests\n", headers)
         if self.over_quota:
             return Reply(
                 self.quota_status,

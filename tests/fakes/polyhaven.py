@@ -21,6 +21,7 @@ as its base URL. ``sample_library`` builds assets from the real sample files.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import sys
@@ -65,7 +66,8 @@ class FakeAsset:
 
     ``files`` maps a format (``gltf``, ``fbx``) to a resolution (``1k``) to its
     bundle. ``authors`` maps an author's name to their role, as Poly Haven's
-    ``authors`` object does. ``omit`` lists top-level fields left out of ``/assets``
+    ``authors`` object does; a list of names or one string is served as given, to
+    imitate other shapes of the field. ``omit`` lists top-level fields left out of ``/assets``
     and ``/info`` (for example ``"authors"`` or ``"thumbnail_url"``), to imitate sparse
     answers.
     """
@@ -73,7 +75,9 @@ class FakeAsset:
     asset_id: str
     name: str
     files: dict[str, dict[str, FakeBundle]] = field(default_factory=dict)
-    authors: dict[str, str] = field(default_factory=lambda: {"Fake Author": "All"})
+    authors: dict[str, str] | list[str] | str = field(
+        default_factory=lambda: {"Fake Author": "All"}
+    )
     categories: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     download_count: int = 0
@@ -98,8 +102,8 @@ class FakePolyHaven(FakeServer):
     ``FakePolyHaven(assets, max_age=43200)``: ``assets`` is the library (a list of
     ``FakeAsset``), and ``max_age`` is the ``max-age`` that ``/assets`` sends in its
     Cache-Control header, or None to send no Cache-Control header at all. Faults:
-    ``fail`` for error statuses, ``announce_wrong_md5`` and ``remove_file`` for bad
-    files; ``reset`` clears them and the request log.
+    ``fail`` for error statuses; ``announce_wrong_md5``, ``remove_file`` and
+    ``leave_out_include`` for bad files; ``reset`` clears them and the request log.
     """
 
     def __init__(
@@ -111,6 +115,7 @@ class FakePolyHaven(FakeServer):
         self.faults: list[Fault] = []
         self.wrong_md5: set[tuple[str, str]] = set()
         self.removed: set[tuple[str, str]] = set()
+        self.left_out: set[tuple[str, str]] = set()
         self._fault_lock = threading.Lock()
         self.route("GET", r"/assets", self._list)
         self.route("GET", r"/info/(?P<id>[^/]+)", self._info)
@@ -159,12 +164,18 @@ class FakePolyHaven(FakeServer):
         """Respond 404 for the file at ``path`` while ``/files`` still lists it."""
         self.removed.add((asset_id, path))
 
+    def leave_out_include(self, asset_id: str, path: str) -> None:
+        """Leave the include at ``path`` out of ``/files`` (in every format and
+        resolution) while the main file still names it and the file is still served."""
+        self.left_out.add((asset_id, path))
+
     def reset(self) -> None:
         """Forget faults and the request log, so one server can serve several tests."""
         with self._fault_lock:
             self.faults.clear()
         self.wrong_md5.clear()
         self.removed.clear()
+        self.left_out.clear()
         self.requests_seen.clear()
 
     def requests_to(self, path_prefix: str) -> list:
@@ -261,7 +272,7 @@ class FakePolyHaven(FakeServer):
             "date_published": asset.date_published,
             "download_count": asset.download_count,
             "files_hash": files_hash(asset),
-            "authors": dict(asset.authors),
+            "authors": copy.deepcopy(asset.authors),
             "categories": list(asset.categories),
             "tags": list(asset.tags),
             "thumbnail_url": f"{self.url}/thumbnails/{asset.asset_id}.png",
@@ -277,6 +288,7 @@ class FakePolyHaven(FakeServer):
         entry["include"] = {
             path: self._file_json(asset, file_format, resolution, path, data)
             for path, data in bundle.includes.items()
+            if (asset.asset_id, path) not in self.left_out
         }
         return entry
 

@@ -11,7 +11,9 @@ Routes, all responding in JSON with ``{"detail": ...}`` error bodies:
 - ``GET /v3/me`` (key required) and ``GET /v3/categories``.
 - ``GET /storage/{uid}/{archive}/{file}?expires=&signature=``: the storage host. Like
   S3, it responds 400 when an Authorization header is present and 403 once the link
-  has expired or its signature does not match, with an XML body.
+  has expired or its signature does not match, with an XML body. With
+  ``separate_storage=True`` it listens on a port of its own, as a storage host
+  apart from the API does.
 
 A wrong ``Authorization: Token <key>`` gets 401 on every API route, as Django REST
 framework's token authentication does; a missing one gets 401 only where a signed-in
@@ -40,6 +42,7 @@ from fakes.server import FakeServer, Reply, RequestInfo
 DEFAULT_API_KEY = "fake-sketchfab-token-0123456789"
 MAX_COUNT = 24
 ENDPOINTS = ("search", "model", "download", "storage", "me", "categories")
+STORAGE_PATH = r"/storage/(?P<uid>\w+)/(?P<archive>\w+)/(?P<file>[^/]+)"
 
 CATEGORIES = {
     "animals-pets": "Animals & Pets",
@@ -113,6 +116,13 @@ LICENSES = {
     "ed": ("Editorial", "Editorial", "Use only in connection with news events.", ""),
 }
 
+# S3's error codes for the statuses a test injects on the storage host.
+STORAGE_ERROR_CODES = {
+    404: "NoSuchKey",
+    410: "NoSuchKey",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
 STORAGE_CONTENT_TYPES = {
     "glb": "model/gltf-binary",
     "gltf": "application/zip",
@@ -173,6 +183,7 @@ class Fault:
     remaining: int | None = None
     retry_after: str | None = None
     detail: str | None = None
+    archive: str | None = None
 
 
 class FakeSketchfab(FakeServer):
@@ -182,7 +193,10 @@ class FakeSketchfab(FakeServer):
     one token accepted; ``username`` and ``plan`` are what ``/v3/me`` returns.
     ``link_lifetime`` is the ``expires`` of storage links in seconds. Links are
     timed with ``clock`` (seconds, default ``time.time``), so a test can expire them
-    by moving a fake clock forward.
+    by moving a fake clock forward. ``separate_storage`` serves the storage host on a
+    second port; its requests still appear in ``requests_seen``. Setting
+    ``next_url_base`` puts the search's ``next`` and ``previous`` links under that
+    URL instead of ``api_base``, as a response pointing to another host would.
     """
 
     def __init__(
@@ -194,6 +208,7 @@ class FakeSketchfab(FakeServer):
         plan: str = "basic",
         link_lifetime: int = 300,
         clock: Callable[[], float] = time.time,
+        separate_storage: bool = False,
     ):
         super().__init__()
         self.models: dict[str, FakeModel] = {model.uid: model for model in models}
@@ -204,13 +219,36 @@ class FakeSketchfab(FakeServer):
         self.clock = clock
         self.faults: list[Fault] = []
         self.storage_bodies: dict[tuple[str, str], bytes] = {}
+        self.next_url_base: str | None = None
         self._signing_key = hashlib.sha256(f"storage:{api_key}".encode()).digest()
         self._fault_lock = threading.Lock()
+        self._storage_server: FakeServer | None = None
+        if separate_storage:
+            self._storage_server = FakeServer()
+            # One request log for both hosts, so requests_to("/storage/") works alike.
+            self._storage_server.requests_seen = self.requests_seen
+            self._storage_server.route("GET", STORAGE_PATH, self._storage)
         self._add_routes()
 
     @property
     def api_base(self) -> str:
         return f"{self.url}/v3"
+
+    @property
+    def storage_url(self) -> str:
+        """The root URL of the storage host: its own port with ``separate_storage``."""
+        return self._storage_server.url if self._storage_server else self.url
+
+    def start(self) -> FakeSketchfab:
+        super().start()
+        if self._storage_server is not None:
+            self._storage_server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._storage_server is not None:
+            self._storage_server.stop()
+        super().stop()
 
     def add_model(self, model: FakeModel) -> FakeModel:
         self.models[model.uid] = model
@@ -225,16 +263,18 @@ class FakeSketchfab(FakeServer):
         times: int | None = None,
         retry_after: str | int | None = None,
         detail: str | None = None,
+        archive: str | None = None,
     ) -> None:
         """Respond with ``status`` on ``endpoint`` (one of ``ENDPOINTS``) instead of the
         normal response, for one model's ``uid`` or for all, ``times`` times or always.
         ``retry_after`` adds a Retry-After header; ``detail`` replaces the default text.
-        Storage faults respond with an S3-style XML body."""
+        Storage faults respond with an S3-style XML body, for one ``archive`` (``glb``,
+        ``gltf``) or for all."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; use one of {ENDPOINTS}")
         retry = None if retry_after is None else str(retry_after)
         with self._fault_lock:
-            self.faults.append(Fault(endpoint, status, uid, times, retry, detail))
+            self.faults.append(Fault(endpoint, status, uid, times, retry, detail, archive))
 
     def serve_instead(self, uid: str, archive: str, body: bytes) -> None:
         """Make the storage host send ``body`` for one archive while ``/download``
@@ -242,11 +282,12 @@ class FakeSketchfab(FakeServer):
         self.storage_bodies[(uid, archive)] = body
 
     def reset(self) -> None:
-        """Forget injected faults, replaced storage bodies and the request log, so one
-        server can serve several tests."""
+        """Forget injected faults, replaced storage bodies, ``next_url_base`` and the
+        request log, so one server can serve several tests."""
         with self._fault_lock:
             self.faults.clear()
         self.storage_bodies.clear()
+        self.next_url_base = None
         self.requests_seen.clear()
 
     def requests_to(self, path_prefix: str) -> list:
@@ -259,7 +300,7 @@ class FakeSketchfab(FakeServer):
         self.route("GET", r"/v3/me", self._me)
         self.route("GET", r"/v3/models/(?P<uid>[^/]+)", self._model)
         self.route("GET", r"/v3/models/(?P<uid>[^/]+)/download", self._download)
-        self.route("GET", r"/storage/(?P<uid>\w+)/(?P<archive>\w+)/(?P<file>[^/]+)", self._storage)
+        self.route("GET", STORAGE_PATH, self._storage)
         self.route("GET", r"/thumbnails/(?P<uid>\w+)/(?P<width>\d+)\.png", self._thumbnail)
         self.route("GET", r"/3d-models/(?P<slug>[^/]+)", self._viewer_page)
 
@@ -276,10 +317,14 @@ class FakeSketchfab(FakeServer):
             return _detail(401, "Invalid token.", auth=True)
         return None
 
-    def _fault(self, endpoint: str, uid: str | None = None) -> Fault | None:
+    def _fault(
+        self, endpoint: str, uid: str | None = None, archive: str | None = None
+    ) -> Fault | None:
         with self._fault_lock:
             for fault in self.faults:
                 if fault.endpoint != endpoint or fault.uid not in (None, uid):
+                    continue
+                if fault.archive not in (None, archive):
                     continue
                 if fault.remaining is not None:
                     if fault.remaining <= 0:
@@ -342,7 +387,8 @@ class FakeSketchfab(FakeServer):
         pairs = [
             (name, value) for name, values in query.items() if name != "cursor" for value in values
         ]
-        return f"{self.api_base}/search?{urlencode(pairs + [('cursor', cursor)])}"
+        base = self.next_url_base or self.api_base
+        return f"{base}/search?{urlencode(pairs + [('cursor', cursor)])}"
 
     def _model(self, info: RequestInfo) -> Reply:
         uid = info.match["uid"]
@@ -410,7 +456,8 @@ class FakeSketchfab(FakeServer):
     def _signed_url(self, uid: str, archive: str, expires: int) -> str:
         path = f"/storage/{uid}/{archive}/{_archive_file_name(archive)}"
         signature = self._signature(path, expires)
-        return f"{self.url}{path}?{urlencode({'expires': expires, 'signature': signature})}"
+        query = urlencode({"expires": expires, "signature": signature})
+        return f"{self.storage_url}{path}?{query}"
 
     def _signature(self, path: str, expires: int) -> str:
         return hmac.new(self._signing_key, f"{path}:{expires}".encode(), "sha256").hexdigest()
@@ -430,10 +477,11 @@ class FakeSketchfab(FakeServer):
             return _storage_error(403, "SignatureDoesNotMatch", "The signature is invalid.")
         if self.clock() > int(expires):
             return _storage_error(403, "AccessDenied", "Request has expired.")
-        fault = self._fault("storage", uid)
+        fault = self._fault("storage", uid, archive)
         if fault is not None:
+            code = STORAGE_ERROR_CODES.get(fault.status, "AccessDenied")
             return _storage_error(
-                fault.status, "AccessDenied", fault.detail or _default_detail(fault.status)
+                fault.status, code, fault.detail or _default_detail(fault.status)
             )
 
         model = self.models.get(uid)

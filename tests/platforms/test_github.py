@@ -309,6 +309,41 @@ def test_repository_listing_maps_tree_entry(anonymous, servers):
     assert box.formats == ("glb",)
 
 
+def test_repository_listing_shows_lfs_pointer_size_as_unknown(anonymous, servers):
+    page = anonymous.search(repo_query())
+
+    sizes = {asset.name: asset.download_size for asset in page.results}
+    assert sizes["CesiumMan.glb"] is None
+    assert sizes["Box.glb"] == len(sample("glb/Box.glb"))
+    assert len(servers.api.requests_to(f"/repos/{SAMPLES}/contents/")) == 0
+    assert servers.media.requests_seen == []
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "expected"),
+    [
+        ("small.glb", b"glTF" + bytes(100), None),
+        ("small.fbx", bytes(1023), None),
+        ("large.fbx", bytes(1024), 1024),
+        ("small.gltf", b'{"asset": {"version": "2.0"}}', 29),
+        ("small.obj", b"v 0 0 0\n", 8),
+    ],
+)
+def test_repository_listing_size_of_pointer_sized_files(anonymous, servers, path, data, expected):
+    servers.add(FakeRepository("fake-lfs", "sizes", {path: data}))
+
+    (asset,) = anonymous.search(repo_query("fake-lfs/sizes")).results
+
+    assert asset.download_size == expected
+
+
+def test_get_asset_of_lfs_file_has_unknown_size(anonymous):
+    asset = anonymous.get_asset(CESIUM_MAN_ID)
+
+    assert asset.download_size is None
+    assert asset.version == blob_sha(FakeFile(sample("glb/CesiumMan.glb"), lfs=True).blob)
+
+
 def test_repository_listing_uses_repository_default_branch(anonymous):
     page = anonymous.search(repo_query(UFBX))
 
@@ -737,6 +772,68 @@ def test_rate_limit_403_raises_with_wait(anonymous, servers, sleeps):
     assert 595 <= raised.value.retry_after <= 603
     assert "rate limited" in raised.value.message
     assert sleeps == []
+
+
+TOKEN_HINT = (
+    "Add a GitHub token in Meshport's preferences (or MESHPORT_GITHUB_KEY) for 5000 "
+    "requests per hour."
+)
+
+
+def test_rate_limit_without_token_suggests_token(anonymous, servers):
+    servers.api.exhaust("core", reset_in=600)
+
+    with pytest.raises(RateLimitedError) as raised:
+        anonymous.search(repo_query())
+
+    assert raised.value.message.endswith(TOKEN_HINT)
+    assert raised.value.message.count("Add a GitHub token") == 1
+    assert raised.value.status == 403
+    assert 595 <= raised.value.retry_after <= 603
+
+
+def test_rate_limit_without_token_names_variable_when_set(anonymous, servers, monkeypatch):
+    monkeypatch.setenv("MESHPORT_GITHUB_KEY", "ghp_fromTheEnvironment")
+    servers.api.exhaust("core", reset_in=600)
+
+    with pytest.raises(RateLimitedError) as raised:
+        anonymous.search(repo_query())
+
+    assert "Add a GitHub token in MESHPORT_GITHUB_KEY for 5000" in raised.value.message
+    assert "ghp_fromTheEnvironment" not in raised.value.message
+
+
+def test_local_rate_wait_without_token_suggests_token(anonymous, servers, context, downloads):
+    servers.api.exhaust("core", reset_in=600)
+    with pytest.raises(RateLimitedError):
+        anonymous.search(repo_query())
+    sent = len(servers.api.requests_seen)
+
+    with pytest.raises(RateLimitedError) as raised:
+        anonymous.download(asset_for(BOX_ID), downloads, context)
+
+    assert len(servers.api.requests_seen) == sent
+    assert raised.value.message.endswith(TOKEN_HINT)
+
+
+def test_media_host_rate_limit_has_no_token_hint(anonymous, servers, context, downloads):
+    servers.media.throttle_for = 3600
+
+    with pytest.raises(RateLimitedError) as raised:
+        anonymous.download(asset_for(CESIUM_MAN_ID), downloads, context)
+
+    assert raised.value.retry_after == pytest.approx(3600, abs=2)
+    assert "Add a GitHub token" not in raised.value.message
+    assert files_in(downloads) == []
+
+
+def test_rate_limit_with_token_has_no_token_hint(client, servers):
+    servers.api.exhaust("core", reset_in=600)
+
+    with pytest.raises(RateLimitedError) as raised:
+        client.search(repo_query())
+
+    assert "Add a GitHub token" not in raised.value.message
 
 
 def test_rate_limit_blocks_later_requests_without_sending(anonymous, servers):

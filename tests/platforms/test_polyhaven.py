@@ -8,8 +8,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from fakes.polyhaven import FakeAsset, FakeBundle, FakePolyHaven, files_hash, sample_library
+from fakes.polyhaven import (
+    FakeAsset,
+    FakeBundle,
+    FakePolyHaven,
+    files_hash,
+    sample_library,
+)
 from fakes.server import Reply
+from meshport.blender.assets import asset_cache, cache_key, download_through_cache
 from meshport.core.errors import (
     ConfigurationError,
     DownloadError,
@@ -512,6 +519,36 @@ def test_missing_optional_fields_give_empty_values(client):
     assert result.license == "CC0"
 
 
+@pytest.mark.parametrize(
+    ("authors", "expected"),
+    [
+        ({"Jane Doe": "Model", "Kim Lee": "Textures"}, "Jane Doe, Kim Lee"),
+        (["Jane Doe", "Kim Lee"], "Jane Doe, Kim Lee"),
+        (["Jane Doe", 7, " ", None], "Jane Doe"),
+        ("Jane Doe", "Jane Doe"),
+        (" ", ""),
+        (12, ""),
+    ],
+)
+def test_authors_accept_object_list_and_string(make_client, authors, expected):
+    with FakePolyHaven([FakeAsset("crate", "Crate", authors=authors)]) as fake:
+        client = make_client(fake.url)
+
+        (found,) = client.search(SearchQuery("crate")).results
+        detail = client.get_asset("crate")
+
+    assert found.author == expected
+    assert detail.author == expected
+
+
+@pytest.mark.parametrize("authors", [["Jane Doe", "Kim Lee"], "Kim Lee"])
+def test_authors_filter_matches_list_and_string(make_client, authors):
+    with FakePolyHaven([FakeAsset("crate", "Crate", authors=authors)]) as fake:
+        page = make_client(fake.url).search(SearchQuery("", {"authors": "kim lee"}))
+
+    assert ids(page) == ["crate"]
+
+
 def test_entry_with_only_an_id_still_maps(make_client):
     with FakePolyHaven() as fake:
         fake.route("GET", r"/assets", lambda info: Reply.json({"bare": {}}))
@@ -726,6 +763,68 @@ def test_missing_include_raises_not_found_naming_it(client, server, context, dow
 
     assert "'fox.bin'" in raised.value.message
     assert files_under(downloads) == []
+
+
+@pytest.mark.parametrize("path", ["textures/fox_diff_1k.png", "fox.bin"])
+def test_incomplete_gltf_stores_nothing(
+    client, server, context, downloads, path
+):
+    server.leave_out_include("fox", path)
+
+    with pytest.raises(DownloadError) as raised:
+        client.download(fox(client), downloads, context)
+
+    assert raised.value.message.count(f"'{path}'") == 1
+    assert "does not include" in raised.value.message
+    assert "Nothing was stored" in raised.value.message
+    assert files_under(downloads) == []
+
+
+def test_incomplete_gltf_keeps_earlier_download(
+    client, server, context, downloads
+):
+    client.download(fox(client), downloads, context)
+    before = file_contents(downloads)
+    server.leave_out_include("fox", "textures/fox_diff_1k.png")
+
+    with pytest.raises(DownloadError):
+        client.download(fox(client), downloads, context)
+
+    assert file_contents(downloads) == before
+
+
+def test_incomplete_gltf_is_not_cached_and_fetched_again(
+    client, server, context, make_settings, tmp_path
+):
+    settings = make_settings({"polyhaven": server.url})
+    asset = fox(client)
+    server.leave_out_include("fox", "textures/fox_diff_1k.png")
+
+    with pytest.raises(DownloadError):
+        download_through_cache(client, settings, asset, tmp_path / "unused", context)
+    server.reset()
+    result = download_through_cache(client, settings, asset, tmp_path / "unused", context)
+
+    assert (result.model_path.parent / "textures" / "fox_diff_1k.png").is_file()
+    assert len(server.requests_to("/files/fox")) == 1
+    assert len(server.requests_to("/dl/fox/")) == 3
+    assert asset_cache(settings).lookup(cache_key(settings, asset)) is not None
+
+
+def test_gltf_with_embedded_data_uri_needs_no_include(make_client, context, downloads):
+    document = {
+        "asset": {"version": "2.0"},
+        "buffers": [{"uri": "data:application/octet-stream;base64,AAAAAA==", "byteLength": 4}],
+        "images": [{"uri": "textures/crate%20diff.png"}],
+    }
+    bundle = FakeBundle(
+        "crate_1k.gltf", json.dumps(document).encode(), {"textures/crate diff.png": b"png"}
+    )
+    with FakePolyHaven([FakeAsset("crate", "Crate", {"gltf": {"1k": bundle}})]) as fake:
+        client = make_client(fake.url)
+        result = client.download(client.get_asset("crate"), downloads, context)
+
+    assert (result.folder / "textures" / "crate diff.png").is_file()
 
 
 def test_file_server_error_raises_unavailable(client, server, context, downloads):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from pathlib import Path
 
 import pytest
+from fakes.server import Reply
 from fakes.sketchfab import (
     DEFAULT_API_KEY,
     FakeModel,
@@ -33,6 +35,7 @@ from meshport.core.errors import (
 )
 from meshport.core.jobs import Job, JobContext, JobRunner
 from meshport.core.models import Asset, DownloadOptions, SearchQuery
+from meshport.platforms.common import size_of
 from meshport.platforms.sketchfab import SketchfabClient
 from meshport.platforms.sketchfab.constants import (
     CATEGORY_SLUGS,
@@ -236,6 +239,38 @@ def test_search_follows_next_url_as_is(make_client):
     assert second.next_page is None
 
 
+def two_crates() -> list[FakeModel]:
+    return [FakeModel(uid_for(f"crate {n}"), f"Crate {n}") for n in (1, 2)]
+
+
+def test_search_drops_next_link_on_other_host(make_client, caplog):
+    with FakeSketchfab(two_crates()) as fake:
+        # localhost reaches the same fake server, so a followed link would show up there.
+        other_base = fake.api_base.replace("127.0.0.1", "localhost")
+        fake.next_url_base = other_base
+        client = make_client(fake.api_base)
+
+        with caplog.at_level(logging.WARNING, logger="meshport.platforms.sketchfab"):
+            page = client.search(SearchQuery("crate", count=1))
+
+        searches = len(fake.requests_to("/v3/search"))
+    assert len(page.results) == 1
+    assert page.next_page is None
+    assert "could not be fetched safely" in page.notice
+    assert len(caplog.records) == 1
+    assert f"{other_base}/search?" in caplog.records[0].getMessage()
+    assert searches == 1
+
+
+def test_search_keeps_next_link_on_api_origin(make_client):
+    with FakeSketchfab(two_crates()) as fake:
+        page = make_client(fake.api_base).search(SearchQuery("crate", count=1))
+
+        api_base = fake.api_base
+    assert page.next_page.startswith(f"{api_base}/search?")
+    assert page.notice == ""
+
+
 def test_search_rejects_next_url_on_other_host(client, server):
     # localhost reaches the same fake server, so a followed link would show up there.
     other_host = server.api_base.replace("127.0.0.1", "localhost") + "/search?cursor=24"
@@ -354,15 +389,103 @@ def test_missing_optional_fields_give_empty_values(make_client):
 
 
 @pytest.mark.parametrize("field", ["uid", "name"])
-def test_missing_required_field_raises_format_error(make_client, field):
+def test_search_skips_result_missing_required_field(make_client, caplog, field):
+    broken = FakeModel(uid_for("broken"), "Broken crate", omit=frozenset({field}))
+    good = FakeModel(uid_for("good"), "Good crate")
+    with FakeSketchfab([broken, good]) as fake:
+        client = make_client(fake.api_base)
+
+        with caplog.at_level(logging.WARNING, logger="meshport.platforms.sketchfab"):
+            page = client.search(SearchQuery("crate"))
+
+    assert [asset.name for asset in page.results] == ["Good crate"]
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 1
+    assert f"'{field}'" in warnings[0]
+    if field == "name":
+        assert broken.uid in warnings[0]
+
+
+def test_search_skips_result_that_is_not_an_object(make_client, caplog):
+    good = FakeModel(uid_for("good"), "Good crate")
+    with FakeSketchfab([good]) as fake:
+        results = [fake._model_json(good, detail=False), "not a model"]
+        fake.route("GET", r"/v3/search", lambda info: Reply.json({"results": results}))
+        client = make_client(fake.api_base)
+
+        with caplog.at_level(logging.WARNING, logger="meshport.platforms.sketchfab"):
+            page = client.search(SearchQuery("crate"))
+
+    assert [asset.name for asset in page.results] == ["Good crate"]
+    assert len(caplog.records) == 1
+    assert "not a JSON object" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("body", [{"models": []}, {"results": "none"}, ["results"]])
+def test_search_response_without_results_list_raises(make_client, body):
+    with FakeSketchfab() as fake:
+        fake.route("GET", r"/v3/search", lambda info: Reply.json(body))
+        client = make_client(fake.api_base)
+
+        with pytest.raises(ResponseFormatError) as raised:
+            client.search(SearchQuery("crate"))
+
+    assert "'results'" in raised.value.message
+
+
+@pytest.mark.parametrize("field", ["uid", "name"])
+def test_model_detail_missing_required_field_raises(make_client, field):
     broken = FakeModel(uid_for("broken"), "Broken", omit=frozenset({field}))
     with FakeSketchfab([broken]) as fake:
         client = make_client(fake.api_base)
 
         with pytest.raises(ResponseFormatError) as raised:
-            client.search(SearchQuery("broken"))
+            client.get_asset(broken.uid)
 
     assert f"'{field}'" in raised.value.message
+
+
+def test_face_count_accepts_integral_float(make_client):
+    model = FakeModel(uid_for("float"), "Float crate", face_count=1500.0)
+    with FakeSketchfab([model]) as fake:
+        client = make_client(fake.api_base)
+
+        found = client.search(SearchQuery("crate")).results[0]
+        detail = client.get_asset(model.uid)
+
+    assert found.face_count == 1500
+    assert type(found.face_count) is int
+    assert detail.face_count == 1500
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1500, 1500),
+        (1500.0, 1500),
+        ("1500", 1500),
+        (" 42 ", 42),
+        (0, 0),
+        (1500.5, None),
+        (-1, None),
+        (-1.0, None),
+        (float("nan"), None),
+        (float("inf"), None),
+        (True, None),
+        ("1500.0", None),
+        ("\u0661\u0662", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_size_of_accepts_whole_numbers(value, expected):
+    assert size_of(value) == expected
+
+
+def test_search_face_count_filter_accepts_integral_float(client, server):
+    client.search(SearchQuery("", {"max_face_count": 1500.0}))
+
+    assert query_of(server, "/v3/search")["max_face_count"] == ["1500"]
 
 
 def test_get_asset_of_missing_model_raises_not_found(client):
@@ -739,6 +862,133 @@ def test_download_fails_after_second_storage_rejection(client, server, context, 
 
     assert "twice" in raised.value.message
     assert len(server.requests_to(f"/v3/models/{BOX}/download")) == 2
+    assert files_under(downloads) == []
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_download_falls_back_to_gltf_when_glb_missing(
+    client, server, context, downloads, caplog, status
+):
+    server.fail("storage", status, uid=BOX, archive="glb")
+
+    with caplog.at_level(logging.WARNING, logger="meshport.platforms.sketchfab"):
+        result = client.download(client.get_asset(BOX), downloads, context)
+
+    assert result.model_path == downloads / BOX / "scene.glb"
+    assert len(server.requests_to(f"/storage/{BOX}/glb/")) == 1
+    assert len(server.requests_to(f"/storage/{BOX}/gltf/")) == 1
+    assert len(server.requests_to(f"/v3/models/{BOX}/download")) == 1
+    assert len(caplog.records) == 1
+    assert f"HTTP {status}" in caplog.records[0].getMessage()
+    assert [name for name in files_under(downloads) if name.startswith(".")] == []
+
+
+@pytest.fixture
+def separate_storage(library):
+    """A fake whose storage host listens on a port of its own, apart from the API."""
+    with FakeSketchfab(library, separate_storage=True) as fake:
+        yield fake
+
+
+def storage_host(fake: FakeSketchfab) -> str:
+    return fake.storage_url.split("://", 1)[1]
+
+
+def test_download_forced_glb_missing_names_model_and_host(
+    make_client, separate_storage, context, downloads
+):
+    separate_storage.fail("storage", 404, uid=BOX, archive="glb")
+    client = make_client(separate_storage.api_base)
+
+    with pytest.raises(NotFoundError) as raised:
+        client.download(client.get_asset(BOX), downloads, context, DownloadOptions("glb"))
+
+    message = raised.value.message
+    assert message.startswith("Sketchfab: the GLB archive of 'Box'")
+    assert BOX in message
+    assert f"storage host {storage_host(separate_storage)} (HTTP 404)" in message
+    assert "--format gltf" in message
+    assert raised.value.status == 404
+    assert separate_storage.requests_to(f"/storage/{BOX}/gltf/") == []
+    assert files_under(downloads) == []
+
+
+def test_download_of_only_archive_missing_suggests_no_format(client, server, context, downloads):
+    server.fail("storage", 404, uid=FOX)
+
+    with pytest.raises(NotFoundError) as raised:
+        client.download(_fox_asset(), downloads, context)
+
+    assert "the glTF archive of 'Fox'" in raised.value.message
+    assert raised.value.message.endswith("Try again later.")
+    assert len(server.requests_to(f"/storage/{FOX}/")) == 1
+
+
+def test_download_with_both_archives_missing_names_both(client, server, context, downloads):
+    server.fail("storage", 404, uid=BOX)
+
+    with pytest.raises(NotFoundError) as raised:
+        client.download(client.get_asset(BOX), downloads, context)
+
+    assert "neither the GLB nor the glTF archive of 'Box'" in raised.value.message
+    assert "(HTTP 404 for both)" in raised.value.message
+    assert BOX in raised.value.message
+    assert len(server.requests_to(f"/storage/{BOX}/")) == 2
+    assert files_under(downloads) == []
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_storage_server_error_names_storage_host(
+    make_client, separate_storage, context, downloads, status
+):
+    separate_storage.fail("storage", status, uid=FOX)
+    client = make_client(separate_storage.api_base)
+
+    with pytest.raises(PlatformUnavailableError) as raised:
+        client.download(_fox_asset(), downloads, context)
+
+    message = raised.value.message
+    assert f"storage host {storage_host(separate_storage)} failed with HTTP {status}" in message
+    assert "'Fox'" in message
+    assert "Sketchfab is unavailable" not in message
+    assert raised.value.status == status
+    assert files_under(downloads) == []
+
+
+def test_download_renewal_failure_keeps_api_wording(make_client, library, context, downloads):
+    with FakeSketchfab(library) as fake:
+        answers = iter([fake._download])
+
+        def download_then_gone(info):
+            # The first /download responds as usual and the renewal finds the model gone.
+            answer = next(answers, None)
+            return answer(info) if answer else Reply.json({"detail": "Not found."}, 404)
+
+        fake.route("GET", r"/v3/models/(?P<uid>[^/]+)/download", download_then_gone)
+        fake.fail("storage", 403, uid=FOX, times=1)
+        client = make_client(fake.api_base)
+
+        with pytest.raises(NotFoundError) as raised:
+            client.download(_fox_asset(), downloads, context)
+
+    assert "was deleted or made private" in raised.value.message
+    assert "storage host" not in raised.value.message
+    assert files_under(downloads) == []
+
+
+def test_download_of_usdz_only_model_raises_not_downloadable(make_client, context, downloads):
+    apple = FakeModel(uid_for("usdz"), "Apple", {"usdz": b"PK\x03\x04usdz"})
+    with FakeSketchfab([apple]) as fake:
+        client = make_client(fake.api_base)
+
+        with pytest.raises(NotDownloadableError) as raised:
+            client.download(client.get_asset(apple.uid), downloads, context)
+
+        storage_requests = fake.requests_to("/storage/")
+    assert "offers only these archives: usdz." in raised.value.message
+    assert "Blender cannot import" in raised.value.message
+    assert "API may have changed" not in raised.value.message
+    assert storage_requests == []
     assert files_under(downloads) == []
 
 

@@ -88,7 +88,7 @@ def close_connections() -> None:
 
 class RedisRateStore:
     """Budgets, server waits and server state in Redis, with the same methods as
-    ``ratelimit.SqliteRateStore``.
+    ``ratelimit.sqlite_store.SqliteRateStore``.
 
     Budgets use pyrate-limiter's Redis bucket, whose check and insert run as one Lua
     script, so any number of machines can take from one budget. Timestamps are each

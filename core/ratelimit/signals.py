@@ -12,20 +12,24 @@ import requests
 
 log = logging.getLogger(__name__)
 
+# The longest wait a server can impose. Longer values (a garbled Retry-After, a reset
+# centuries ahead) would block the platform until the state file is deleted.
+MAX_SERVER_WAIT = 24 * 3600.0
+
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Parse ``Retry-After`` as seconds or an HTTP date; None when absent or invalid."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return _capped(float(value), "Retry-After")
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
+    return _capped(max(0.0, when.timestamp() - now), "Retry-After")
 
 
 def rate_limit_wait(response: requests.Response, now: float | None = None) -> float | None:
@@ -37,11 +41,23 @@ def rate_limit_wait(response: requests.Response, now: float | None = None) -> fl
     wait = parse_retry_after(response.headers.get("Retry-After"), now)
     if wait is not None:
         return wait
-    reset = response.headers.get("X-RateLimit-Reset")
-    if reset and reset.isdigit():
+    reset = response.headers.get("X-RateLimit-Reset", "").strip()
+    if reset.isascii() and reset.isdigit():
         now = time.time() if now is None else now
-        return max(0.0, float(reset) - now + 1.0)
+        return _capped(max(0.0, float(reset) - now + 1.0), "X-RateLimit-Reset")
     return None
+
+
+def _capped(wait: float, header: str) -> float:
+    if wait <= MAX_SERVER_WAIT:
+        return wait
+    log.warning(
+        "%s asked for a wait of %.0f s; waiting %.0f s, the longest allowed",
+        header,
+        wait,
+        MAX_SERVER_WAIT,
+    )
+    return MAX_SERVER_WAIT
 
 
 def is_rate_limited(response: requests.Response) -> bool:
@@ -70,9 +86,16 @@ def server_wait(response: requests.Response, now: float) -> float | None:
 
 
 def describe_wait(seconds: float | None) -> str:
+    """Word a wait as "next request in 42 s", or in minutes or hours once it is long."""
     if seconds is None:
         return "try again in a minute"
-    return f"next request in {max(1, round(seconds))} s"
+    seconds = max(1, round(seconds))
+    if seconds < 120:
+        return f"next request in {seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"next request in {minutes} min"
+    return f"next request in {minutes // 60} h {minutes % 60} min"
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,14 @@ import threading
 from dataclasses import replace
 
 import pytest
+import requests
 from fakes.faults import Fault, FaultServer
 from meshport.core import errors, health, ratelimit
+from meshport.core.ratelimit.signals import (
+    MAX_SERVER_WAIT,
+    describe_wait,
+    rate_limit_wait,
+)
 
 from pipeline.budget_worker import run_in_processes
 
@@ -30,7 +36,7 @@ def test_full_budget_fails_at_once_with_wait(sketchfab, server, make_http, clock
     with pytest.raises(errors.RateLimitedError) as raised:
         http.get_json("search")
 
-    assert raised.value.message.startswith("Sketchfab: rate limited, next request in 3000 s.")
+    assert raised.value.message.startswith("Sketchfab: rate limited, next request in 50 min.")
     assert "budget of 2 requests per 3600 s" in raised.value.message
     assert raised.value.retry_after == pytest.approx(3000.001)
     assert server.count(SEARCH) == 2
@@ -82,7 +88,7 @@ def test_server_wait_holds_back_every_client(sketchfab, server, make_http, make_
     with pytest.raises(errors.RateLimitedError) as raised:
         second.get_json("search")
 
-    assert raised.value.message == "Sketchfab: rate limited, next request in 120 s."
+    assert raised.value.message == "Sketchfab: rate limited, next request in 2 min."
     assert server.count(SEARCH) == 1
 
 
@@ -164,7 +170,7 @@ def test_status_text_shows_remaining_then_wait(sketchfab, make_http, clock):
     limited = health.status_text(http.settings, "sketchfab", "Sketchfab", now=clock.now + 42)
 
     assert remaining == "Sketchfab: 1 of 2 requests left per hour"
-    assert limited == "Sketchfab: rate limited, next request in 3558 s"
+    assert limited == "Sketchfab: rate limited, next request in 59 min"
 
 
 def _busiest_window(times_ms: list[int], interval_ms: int) -> int:
@@ -265,3 +271,27 @@ def test_two_processes_share_one_sqlite_budget(sketchfab, server, tmp_path):
     assert sum(result["sent"] for result in results) == 20
     assert sum(result["limited"] for result in results) == 10
     assert server.count(SEARCH) == 20
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Retry-After": "99999999999999999999"},
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "99999999999"},
+    ],
+    ids=["retry_after", "reset"],
+)
+def test_server_wait_is_capped_at_one_day(headers):
+    response = requests.Response()
+    response.status_code = 429
+    response.headers.update(headers)
+
+    assert rate_limit_wait(response, now=1_700_000_000.0) == MAX_SERVER_WAIT == 86400.0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(42, "42 s"), (119, "119 s"), (3558, "59 min"), (86400, "24 h 0 min"), (5000, "83 min")],
+)
+def test_describe_wait_uses_minutes_and_hours_for_long_waits(seconds, words):
+    assert describe_wait(seconds) == f"next request in {words}"

@@ -43,7 +43,7 @@ def test_retry_after_beyond_budget_fails_at_once(http, server, clock):
     with pytest.raises(errors.RateLimitedError) as raised:
         http.get_json("search")
 
-    assert raised.value.message == "Sketchfab: rate limited, next request in 120 s."
+    assert raised.value.message == "Sketchfab: rate limited, next request in 2 min."
     assert raised.value.retry_after == 120.0
     assert clock.sleeps == []
     assert server.count(SEARCH) == 1

@@ -71,7 +71,7 @@ def test_server_wait_holds_back_other_machines(machine, server):
     with pytest.raises(errors.RateLimitedError) as raised:
         machine("b").get_json("search")
 
-    assert "next request in 120 s" in raised.value.message
+    assert "next request in 2 min" in raised.value.message
     assert server.count(SEARCH) == 1
 
 

@@ -61,6 +61,7 @@ def inspect_fbx(path: Path) -> ModelReport:
     """Check an FBX file's header and warn about textures that are neither embedded
     nor next to the file, where Blender's importer searches for them by name."""
     version = read_fbx_version(path)
+    check_fbx_records(path, version)
     textures = fbx_texture_paths(path, include_embedded=False)
     warnings = []
     if textures:
@@ -72,6 +73,32 @@ def inspect_fbx(path: Path) -> ModelReport:
                     "its material imports without that texture."
                 )
     return ModelReport(path=path, file_format="fbx", fbx_version=version, warnings=tuple(warnings))
+
+
+def check_fbx_records(path: Path, version: int) -> None:
+    """Raise ``UnsupportedFileError`` when a top-level node record of a binary FBX file
+    ends outside the file, as it does in a truncated download. Blender's importer
+    would fail on such a file with a traceback instead of a reason."""
+    record = struct.Struct("<Q" if version >= FBX_WIDE_RECORDS else "<I")
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        offset = FBX_HEADER_SIZE
+        while offset + record.size <= size:
+            handle.seek(offset)
+            (end_offset,) = record.unpack(handle.read(record.size))
+            if end_offset == 0:
+                return
+            if end_offset <= offset or end_offset > size:
+                raise UnsupportedFileError(
+                    f"{path.name} is damaged: the FBX record at byte {offset} ends at byte "
+                    f"{end_offset}, but the file has {size} bytes, so it is probably "
+                    "truncated. Download or export it again."
+                )
+            offset = end_offset
+    raise UnsupportedFileError(
+        f"{path.name} is damaged: its FBX records stop at byte {offset} of {size} without "
+        "the closing record, so it is probably truncated. Download or export it again."
+    )
 
 
 def fbx_texture_paths(path: Path, *, include_embedded: bool = True) -> list[str]:
@@ -103,7 +130,7 @@ def fbx_texture_paths(path: Path, *, include_embedded: bool = True) -> list[str]
                     if video is not None:
                         video_names.append((video, text))
         except (struct.error, ValueError, IndexError) as error:
-            log.warning("fbx=%s texture scan stopped at a damaged record: %s", path.name, error)
+            log.info("fbx=%s texture scan stopped at a damaged record: %s", path.name, error)
     if include_embedded:
         return list(found)
     embedded = {

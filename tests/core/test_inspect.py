@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -459,7 +460,8 @@ def test_damaged_fbx_scan_keeps_what_it_found(tmp_path, caplog):
     path = tmp_path / "cut.fbx"
     path.write_bytes(data[: data.index(b"second.png") - 20])
 
-    found = fbx_texture_paths(path)
+    with caplog.at_level(logging.INFO, logger="meshport.core.inspect"):
+        found = fbx_texture_paths(path)
 
     assert found == ["first.png"]
     assert "damaged record" in caplog.text
@@ -567,3 +569,20 @@ def test_fbx_embedded_texture_is_not_a_warning(tmp_path):
     assert fbx_texture_paths(path) == ["C:\\art\\Wood.png", "C:\\art\\metal.png", "wood.png"]
     assert len(report.warnings) == 1
     assert "metal.png" in report.warnings[0]
+
+
+@pytest.mark.parametrize("kept", [0.25, 0.5, 0.75, 0.9])
+def test_truncated_fbx_is_damaged(sample_assets, tmp_path, kept):
+    data = (sample_assets / "fbx" / "maya_cube_7400_binary.fbx").read_bytes()
+    truncated = tmp_path / "cube.fbx"
+    truncated.write_bytes(data[: int(len(data) * kept)])
+
+    with pytest.raises(UnsupportedFileError, match="cube.fbx is damaged.*truncated"):
+        inspect_fbx(truncated)
+
+
+@pytest.mark.parametrize(
+    "name", ["maya_cube_7400_binary.fbx", "blender_279_default_7400_binary.fbx"]
+)
+def test_complete_fbx_passes_record_check(sample_assets, name):
+    assert inspect_fbx(sample_assets / "fbx" / name).fbx_version == 7400

@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote
 
 from ..errors import UnsupportedFileError
 from ..formats import describe_head
-from .paths import DRIVE_PATTERN
+from .paths import DRIVE_PATTERN, is_file, shown_name
 from .report import ModelReport
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,8 @@ def _parse_document(data: bytes, path: Path) -> dict:
         document = json.loads(data.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as error:
         _raise_damaged(path, f"its JSON is invalid ({error})")
+    except RecursionError:
+        _raise_damaged(path, "its JSON is nested too deeply to read")
     if not isinstance(document, dict):
         _raise_damaged(path, "its JSON is not an object")
     asset = document.get("asset")
@@ -239,14 +241,14 @@ def _check_resources(document: dict, path: Path, root: Path) -> tuple[list[Path]
             target = resolve_gltf_uri(item["uri"], path.parent, root, label=path.name)
             if target is None:
                 continue
-            if target.is_file():
+            if is_file(target):
                 present.append(target)
             elif key == "buffers":
-                missing_buffers.append(unquote(item["uri"]))
+                missing_buffers.append(shown_name(unquote(item["uri"])))
             else:
                 warnings.append(
-                    f"{path.name}: the image '{unquote(item['uri'])}' is missing, so its "
-                    "material imports without that texture."
+                    f"{path.name}: the image '{shown_name(unquote(item['uri']))}' is "
+                    "missing, so its material imports without that texture."
                 )
     if missing_buffers:
         listed = ", ".join(f"'{name}'" for name in missing_buffers[:MAX_LISTED])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from .paths import is_file, shown_name
 from .report import ModelReport
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,8 @@ def inspect_obj(path: Path) -> ModelReport:
         library = _local_file(path.parent, reference)
         if library is None:
             warnings.append(
-                f"{path.name}: the material library '{reference}' is missing, so its "
-                "materials import without colours or textures."
+                f"{path.name}: the material library '{shown_name(reference)}' is missing, "
+                "so its materials import without colours or textures."
             )
             continue
         resources.append(library)
@@ -33,8 +34,8 @@ def inspect_obj(path: Path) -> ModelReport:
                 image = _local_file(library.parent, texture.split()[-1])
             if image is None:
                 warnings.append(
-                    f"{library.name}: the texture '{texture.split()[-1]}' is missing, so its "
-                    "material imports without that texture."
+                    f"{library.name}: the texture '{shown_name(texture.split()[-1])}' is "
+                    "missing, so its material imports without that texture."
                 )
             else:
                 resources.append(image)
@@ -94,4 +95,4 @@ def _local_file(folder: Path, reference: str) -> Path | None:
     """Return the file ``reference`` names relative to ``folder`` when it exists."""
     candidate = Path(reference.replace("\\", "/"))
     target = candidate if candidate.is_absolute() else folder / candidate
-    return target if target.is_file() else None
+    return target if is_file(target) else None

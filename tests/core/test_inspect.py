@@ -586,3 +586,34 @@ def test_truncated_fbx_is_damaged(sample_assets, tmp_path, kept):
 )
 def test_complete_fbx_passes_record_check(sample_assets, name):
     assert inspect_fbx(sample_assets / "fbx" / name).fbx_version == 7400
+
+
+def test_gltf_image_name_too_long_for_the_system_is_missing(tmp_path):
+    long_name = "t" * 300 + ".png"
+    path = tmp_path / "model.gltf"
+    path.write_text(json.dumps({"asset": {"version": "2.0"}, "images": [{"uri": long_name}]}))
+
+    report = inspect_model(path)
+
+    (warning,) = report.warnings
+    assert "is missing" in warning
+    assert len(warning) < 300
+
+
+def test_gltf_json_nested_too_deeply_is_damaged(tmp_path):
+    path = tmp_path / "deep.gltf"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+
+    with pytest.raises(UnsupportedFileError, match="nested too deeply"):
+        inspect_model(path)
+
+
+def test_obj_texture_name_too_long_for_the_system_is_missing(tmp_path):
+    (tmp_path / "tri.mtl").write_text("newmtl skin\nmap_Kd " + "t" * 300 + ".png\n")
+    path = tmp_path / "tri.obj"
+    path.write_text("mtllib tri.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+
+    (warning,) = inspect_model(path).warnings
+
+    assert "is missing" in warning
+    assert len(warning) < 300

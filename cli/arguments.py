@@ -24,7 +24,8 @@ IMPORT_SOURCES = """\
 SOURCE is PLATFORM:ID, where ID is an asset id or a pasted model URL
 (sketchfab:<uid or https://sketchfab.com/3d-models/...>, polyhaven:<asset id>,
 local:<name>), or the path of a local GLB, glTF, FBX or OBJ file, of a folder or a
-zip that contains one model at any depth. Several sources go into the same .blend file.
+zip that contains one model at any depth, or of a .unitypackage file (add ::GUID to
+pick one of its models). Several sources go into the same .blend file.
 """
 
 
@@ -106,9 +107,7 @@ def _add_search(commands) -> None:
         help="search a platform and list results with their ids",
         description="Search PLATFORM for QUERY and list one page of results.",
     )
-    search.add_argument(
-        "platform", metavar="PLATFORM", help="sketchfab, polyhaven, github, unity or local"
-    )
+    search.add_argument("platform", metavar="PLATFORM", help=_platform_list())
     search.add_argument("query", metavar="QUERY", nargs="?", default="", help="search words")
     search.add_argument(
         "--category",
@@ -179,7 +178,11 @@ def _add_import(commands) -> None:
     )
     importing.add_argument("sources", metavar="SOURCE", nargs="+", help="what to import")
     importing.add_argument(
-        "--out", "-o", required=True, metavar="FILE.blend", help="the .blend file to write"
+        "--out",
+        "-o",
+        required=True,
+        metavar="FILE.blend",
+        help="the .blend file to write, in an existing folder",
     )
     importing.add_argument(
         "--format",
@@ -212,6 +215,14 @@ def _add_status(commands) -> None:
         description="Show each platform's base URL, where its key comes from, and the "
         "request health recorded so far.",
     )
+
+
+def _platform_list() -> str:
+    """Return the registered platform ids as "a, b or c"."""
+    from ..platforms import registry
+
+    ids = registry.available_platform_ids()
+    return ids[0] if len(ids) == 1 else f"{', '.join(ids[:-1])} or {ids[-1]}"
 
 
 def _count(text: str) -> int:

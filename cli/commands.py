@@ -1,4 +1,4 @@
-"""The ``search``, ``import`` and ``status`` commands.
+"""The ``search`` and ``import`` commands.
 
 Each runs the same service functions as the sidebar's operators: jobs go to the
 process's one ``JobRunner``, and since timers never fire outside Blender's window,
@@ -12,14 +12,22 @@ import os
 import time
 from pathlib import Path
 
-from ..core.archives import find_model_file
-from ..core.config import env_name
-from ..core.errors import JobCancelledError, MeshportError, NotFoundError
+from ..core.errors import JobCancelledError, MeshportError
 from ..core.models import DownloadOptions, SearchQuery
+from . import interrupts
 from .arguments import CommandLine, UsageError
-from .output import Console, import_document, print_import, print_search, search_document
+from .files import import_local_file, is_unity_package, unity_package_source
+from .output import (
+    Console,
+    import_document,
+    print_import,
+    print_search,
+    search_document,
+    search_notices,
+)
 from .process import new_empty_file, save_blend
 from .sources import FileSource, PlatformSource, parse_source
+from .tokens import check_page_token
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,8 @@ def check_usage(command_line: CommandLine) -> None:
     arguments = command_line.arguments
     if arguments.command == "search":
         check_platform(arguments.platform)
+        if arguments.page_token is not None:
+            check_page_token(arguments.platform, arguments.page_token)
     elif arguments.command == "import":
         check_import_arguments(arguments)
 
@@ -55,7 +65,8 @@ def wait_for_job(console: Console, runner, start) -> object:
     """Start a job with ``start(on_done, on_error)``, drive the runner until it ends,
     and return its result. Progress text goes to standard error.
 
-    Raises the job's ``MeshportError``; on Ctrl+C, cancels the job and re-raises.
+    Raises the job's ``MeshportError``; on Ctrl+C or SIGTERM, cancels the job and
+    raises ``KeyboardInterrupt``.
     """
     outcome: dict = {}
 
@@ -69,12 +80,14 @@ def wait_for_job(console: Console, runner, start) -> object:
     last_progress = ""
     try:
         while not job.finished:
+            interrupts.check()
             if runner.drain(max_seconds=0.05) == 0:
                 time.sleep(POLL_SECONDS)
             if job.progress_text and job.progress_text != last_progress:
                 last_progress = job.progress_text
                 console.note(last_progress)
         runner.drain(max_seconds=1.0)
+        interrupts.check()
     except KeyboardInterrupt:
         job.cancel()
         raise
@@ -110,11 +123,19 @@ def run_search(command_line: CommandLine, console: Console) -> int:
             runner, settings, platform_id, query, on_done=on_done, on_error=on_error
         ),
     )
+    notices = search_notices(page, platform_notice(platform_id))
     if command_line.json:
-        console.document(search_document(platform_id, arguments.query, page))
+        console.document(search_document(platform_id, arguments.query, page, notices))
     else:
-        print_search(console, platform_id, page)
+        print_search(console, platform_id, page, notices)
     return 0
+
+
+def platform_notice(platform_id: str) -> str:
+    """Return the sentence the sidebar shows with every result of the platform."""
+    from ..platforms import registry
+
+    return getattr(registry.client_class(platform_id), "notice", "")
 
 
 def search_filters(arguments) -> dict:
@@ -142,7 +163,6 @@ def search_filters(arguments) -> dict:
 
 def run_import(command_line: CommandLine, console: Console) -> int:
     from ..blender import runtime, service
-    from ..blender.importer import ImportOptions
 
     arguments = command_line.arguments
     out, sources = check_import_arguments(arguments)
@@ -153,24 +173,67 @@ def run_import(command_line: CommandLine, console: Console) -> int:
     runner = runtime.get_runner()
     new_empty_file()
     results = []
-    for source in sources:
+    for number, source in enumerate(sources, start=1):
+        interrupts.check()
         console.note(f"importing {source}")
-        if isinstance(source, FileSource):
-            result = service.import_file(check_file(source.path), ImportOptions())
-        else:
-            result = import_from_platform(
-                console, runner, service, settings, source, download_options, ImportOptions()
-            )
+        try:
+            result = import_source(console, runner, settings, source, download_options)
+        except MeshportError as error:
+            interrupts.check()
+            if len(sources) > 1:
+                _say_nothing_saved(error, out, sources, number)
+            raise
         results.append(result)
-        if not command_line.json:
-            print_import(console, result)
 
+    interrupts.check()
     saved = save_blend(out)
     if command_line.json:
         console.document(import_document(saved, results))
-    else:
-        console.line(f"Saved {saved}")
+        return 0
+    for result in results:
+        print_import(console, result)
+    console.line(f"Saved {saved}")
     return 0
+
+
+def import_source(console, runner, settings, source, download_options):
+    """Import one source into the open scene and return its ``ImportResult``."""
+    from ..blender import service
+    from ..blender.importer import ImportOptions
+
+    if isinstance(source, PlatformSource):
+        return import_from_platform(
+            console, runner, service, settings, source, download_options, ImportOptions()
+        )
+    if is_unity_package(source):
+        package_settings, package_source = unity_package_source(source, settings)
+        return import_from_platform(
+            console,
+            runner,
+            service,
+            package_settings,
+            package_source,
+            DownloadOptions(),
+            ImportOptions(),
+        )
+    return import_local_file(source.path, ImportOptions())
+
+
+def _say_nothing_saved(error: MeshportError, out: Path, sources: list, number: int) -> None:
+    """Start the message of ``error`` by stating that ``out`` was not written, which
+    source failed, and which sources were imported but not saved."""
+    failed = sources[number - 1]
+    text = (
+        f"Nothing was saved to {out}, because source {number} of {len(sources)} "
+        f"('{failed}') failed."
+    )
+    if number > 1:
+        imported = ", ".join(f"'{source}'" for source in sources[: number - 1])
+        text += f" Imported before it but not saved: {imported}."
+    # The error is re-raised as it is, so its class and fields reach the exit status
+    # and the JSON document unchanged.
+    error.message = f"{text} {error.message}"
+    error.args = (error.message,)
 
 
 def check_import_arguments(arguments) -> tuple[Path, list[PlatformSource | FileSource]]:
@@ -203,104 +266,26 @@ def import_from_platform(
 
 
 def check_out_path(text: str) -> Path:
+    """Return the --out path, or raise ``UsageError`` unless it names a .blend file in
+    an existing, writable folder; nothing is created."""
     out = Path(text).expanduser()
     if out.suffix.lower() != ".blend":
         raise UsageError(f"--out '{text}' does not end in .blend. Name the file like scene.blend")
     if out.is_dir():
         raise UsageError(f"--out '{text}' is a folder. Name a .blend file inside it")
+    folder = out.absolute().parent
+    if not folder.exists():
+        raise UsageError(
+            f"--out '{text}': the folder {folder} does not exist. Create it first, or "
+            "choose a file in an existing folder"
+        )
+    if not folder.is_dir():
+        raise UsageError(
+            f"--out '{text}': {folder} is a file, not a folder. Choose a file in a folder"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"--out '{text}': the folder {folder} is not writable. Choose a file in a "
+            "folder you can write to"
+        )
     return out
-
-
-def check_file(path: Path) -> Path:
-    """Return the file to import: ``path`` itself, or for a folder (such as an
-    unpacked glTF with its .bin and textures) the one model file inside it."""
-    if not path.exists():
-        raise NotFoundError(f"{path}: no such file. Check the path and try again.")
-    if path.is_dir():
-        return find_model_file(path)
-    return path
-
-
-# status
-
-
-def run_status(command_line: CommandLine, console: Console) -> int:
-    from ..blender import service
-
-    settings = service.settings_for_command_line(offline=command_line.offline)
-    platforms = {
-        platform_id: platform_status(settings, platform_id) for platform_id in available_platforms()
-    }
-    document = {
-        "online_access": settings.online_access,
-        "data_dir": str(settings.data_dir),
-        "download_dir": str(settings.download_dir),
-        "platforms": platforms,
-        "health": health_snapshot(settings),
-    }
-    if command_line.json:
-        console.document(document)
-    else:
-        print_status(console, document)
-    return 0
-
-
-def platform_status(settings, platform_id: str) -> dict:
-    from ..platforms import registry
-
-    platform = settings.platforms.get(platform_id)
-    client = registry.client_class(platform_id)
-    needs_key = bool(getattr(client, "needs_key", False) or getattr(client, "key_optional", False))
-    if not needs_key:
-        key_source = "not used"
-    elif os.environ.get(env_name(platform_id, "KEY"), "").strip():
-        key_source = f"environment ({env_name(platform_id, 'KEY')})"
-    elif platform is not None and platform.key:
-        key_source = "keyring"
-    else:
-        key_source = "none"
-    return {
-        "label": getattr(client, "label", platform_id),
-        "base_url": platform.base_url if platform is not None else "",
-        "key": key_source,
-    }
-
-
-def health_snapshot(settings) -> dict | None:
-    """Return the request health per platform, or None when it cannot be read."""
-    try:
-        from ..core import health
-    except ImportError:
-        return None
-    try:
-        return health.snapshot(settings)
-    except MeshportError as error:
-        log.warning("request health unavailable: %s", error.message)
-        return {"error": error.message}
-
-
-def print_status(console: Console, document: dict) -> None:
-    console.line(f"Online access: {'on' if document['online_access'] else 'off'}")
-    console.line(f"Data folder:   {document['data_dir']}")
-    health = (document.get("health") or {}).get("platforms", {})
-    for platform_id, status in document["platforms"].items():
-        console.line()
-        console.line(f"{status['label']} ({platform_id})")
-        if status["base_url"]:
-            console.line(f"  base URL: {status['base_url']}")
-        console.line(f"  key:      {status['key']}")
-        record = health.get(platform_id)
-        if record:
-            rate = record.get("success_rate")
-            share = "-" if rate is None else f"{rate:.0%}"
-            console.line(f"  requests: {record.get('requests', 0)} (success {share})")
-            budget = record.get("rate_limit")
-            if isinstance(budget, dict):
-                budget = f"unavailable ({budget.get('error')})"
-            if budget:
-                console.line(f"  budget:   {budget}")
-            if record.get("last_error"):
-                last = record["last_error"]
-                console.line(
-                    f"  last error: HTTP {last.get('status')} {last.get('error') or ''}".rstrip()
-                )

@@ -9,11 +9,11 @@ argparse errors and invalid option values; 130 when interrupted (Ctrl+C or SIGTE
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 from pathlib import Path
 
 from ..core.errors import ConfigurationError, MeshportError
+from . import interrupts
 from .arguments import UsageError, parse, split_global_flags
 from .output import Console
 
@@ -23,9 +23,15 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# The sentence with which messages of ``core.jobs`` and the ``blender`` package point
+# at the log, without its path.
+LOG_PHRASE = "The Meshport log has the details."
 
 
 def main(argv: list[str] | None = None) -> int:
+    # bin/meshport blocked these signals already; a caller that did not gets the same.
+    interrupts.block()
+    interrupts.install()
     argv = list(sys.argv[1:] if argv is None else argv)
     console = Console(json_mode="--json" in split_global_flags(argv)[1])
     try:
@@ -36,9 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_request:  # --help prints and exits through argparse
         return int(exit_request.code or 0)
 
-    # NOTE: a signal that arrives while bpy is being imported is lost (seen with bpy
-    # 4.5.15: the command then runs to its end).
-    signal.signal(signal.SIGTERM, _interrupt)
     # Until the log file is set up, records have nowhere to go; without a handler,
     # logging would print them, tracebacks included, on standard error.
     logging.getLogger().addHandler(logging.NullHandler())
@@ -49,18 +52,24 @@ def main(argv: list[str] | None = None) -> int:
 
         check_usage(command_line)
         log_file = start_blender(console, offline=command_line.offline)
+        interrupts.unblock()
+        interrupts.check()
         return run(command_line, console)
     except (UsageError, ConfigurationError) as error:
+        if interrupts.interrupted():
+            return _report_interrupt(console)
         console.error("usage", _message(error))
         return EXIT_USAGE
     except MeshportError as error:
+        if interrupts.interrupted():
+            return _report_interrupt(console)
         log.info("command failed: %s", error.message)
-        console.error(error.kind, error.message)
+        console.error(
+            error.kind, name_log_file(error.message, log_file), getattr(error, "choices", None)
+        )
         return EXIT_FAILED
     except KeyboardInterrupt:
-        log.info("command interrupted")
-        console.error("cancelled", "Interrupted.")
-        return EXIT_INTERRUPTED
+        return _report_interrupt(console)
     except Exception as error:  # a bug: keep the traceback in the log, not on screen
         log.exception("unexpected error in '%s'", command_line.arguments.command)
         where = f"; the log {log_file} has the details" if log_file else ""
@@ -72,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     finally:
         _stop_runtime()
+        # A signal from here on would end the process during Blender's shutdown, with
+        # its default action, after the outcome was already reported.
+        interrupts.block()
 
 
 def run(command_line, console: Console) -> int:
@@ -85,7 +97,7 @@ def run(command_line, console: Console) -> int:
 
         return run_import(command_line, console)
     if command == "status":
-        from .commands import run_status
+        from .status import run_status
 
         return run_status(command_line, console)
     if command == "sandbox":
@@ -99,8 +111,18 @@ def _message(error: Exception) -> str:
     return error.message if isinstance(error, MeshportError) else str(error)
 
 
-def _interrupt(signal_number, frame):
-    raise KeyboardInterrupt
+def name_log_file(message: str, log_file: Path | None) -> str:
+    """Return ``message`` with the log file's path where it mentions the log without
+    one, as messages written for the sidebar do."""
+    if log_file is None:
+        return message
+    return message.replace(LOG_PHRASE, f"The Meshport log {log_file} has the details.")
+
+
+def _report_interrupt(console: Console) -> int:
+    log.info("command interrupted")
+    console.error("cancelled", "Interrupted.")
+    return EXIT_INTERRUPTED
 
 
 def _stop_runtime() -> None:

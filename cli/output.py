@@ -1,20 +1,50 @@
 """The command line's output: text for people, one JSON document with ``--json``.
 
-``Console`` owns the process's real standard output. Blender and its importers
-print progress to file descriptor 1, from C and from Python.
-``Console.capture_stray_output`` points that descriptor at the log file, so standard
-output carries only Meshport's own output and a JSON document stays parseable.
+``Console`` owns the process's real standard output and standard error. Blender and
+its importers print progress to file descriptor 1 and their own tracebacks to
+descriptor 2, from C and from Python. ``Console.capture_stray_output`` points both
+descriptors at the log file, so the terminal gets only Meshport's own output and a
+JSON document stays parseable.
+
+Names and messages can come from servers and files, so every text line passes
+through ``printable`` and cannot move the cursor, recolour the terminal or start a
+line of its own. JSON output needs no such step, because ``json.dumps`` escapes
+control characters and, with its default ``ensure_ascii``, every non-ASCII one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TextIO
 
 PROGRAM = "meshport"
+
+# Characters a terminal acts on instead of showing: C0 and C1 controls and DEL, the
+# Unicode line and paragraph separators, and the bidirectional overrides and isolates,
+# which reorder the text shown after them.
+_CONTROL_CODES = [
+    *range(0x20),
+    *range(0x7F, 0xA0),
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+]
+_SHORT_ESCAPES = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+_ESCAPES = {
+    code: _SHORT_ESCAPES.get(code, f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    for code in _CONTROL_CODES
+}
+
+
+def printable(text: str) -> str:
+    """Return ``text`` with each control character written as a Python escape
+    (``\\n``, ``\\x1b``, ``\\u202e``), so it prints on one line as it is."""
+    return text.translate(_ESCAPES)
 
 
 class Console:
@@ -24,18 +54,21 @@ class Console:
         self.stderr: TextIO = sys.stderr
 
     def capture_stray_output(self, log_file: Path) -> None:
-        """Keep a private copy of standard output for Meshport, then send whatever
-        else writes to descriptor 1 into ``log_file``."""
+        """Keep private copies of standard output and standard error for Meshport,
+        then send whatever else writes to descriptors 1 and 2 into ``log_file``."""
         sys.stdout.flush()
-        self.stdout = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+        sys.stderr.flush()
+        self.stdout = _private_copy(1)
+        self.stderr = _private_copy(2)
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(log_file, "ab") as handle:
             os.dup2(handle.fileno(), 1)
+            os.dup2(handle.fileno(), 2)
 
     def line(self, text: str = "") -> None:
         """Print a line for people; suppressed in JSON mode."""
         if not self.json_mode:
-            print(text, file=self.stdout, flush=True)
+            print(printable(text), file=self.stdout, flush=True)
 
     def document(self, data: dict) -> None:
         print(json.dumps(data, indent=2, default=str), file=self.stdout, flush=True)
@@ -46,13 +79,30 @@ class Console:
 
     def note(self, text: str) -> None:
         """Print a progress or status message on standard error."""
-        print(f"{PROGRAM}: {text}", file=self.stderr, flush=True)
+        print(f"{PROGRAM}: {printable(text)}", file=self.stderr, flush=True)
 
-    def error(self, kind: str, message: str) -> None:
-        """Report a failure: on standard error, and as ``{"error": ...}`` in JSON mode."""
-        print(f"{PROGRAM}: error: {message}", file=self.stderr, flush=True)
+    def error(self, kind: str, message: str, choices: list[dict] | None = None) -> None:
+        """Report a failure: on standard error, and as ``{"error": ...}`` in JSON mode.
+
+        ``choices`` are the sources the user may pick from (``source`` and ``model``
+        each): one indented line each after the message, and a list in the JSON.
+        """
+        print(f"{PROGRAM}: error: {printable(message)}", file=self.stderr, flush=True)
+        for choice in choices or ():
+            line = f"  {choice['source']}  ({choice['model']})"
+            print(printable(line), file=self.stderr, flush=True)
         if self.json_mode:
-            self.document({"error": {"kind": kind, "message": message}})
+            error = {"kind": kind, "message": message}
+            if choices:
+                error["choices"] = choices
+            self.document({"error": error})
+
+
+def _private_copy(descriptor: int) -> TextIO:
+    # Names read from tar archives may contain lone surrogates, which UTF-8 cannot encode.
+    return os.fdopen(
+        os.dup(descriptor), "w", buffering=1, encoding="utf-8", errors="backslashreplace"
+    )
 
 
 # Search results
@@ -78,25 +128,40 @@ def asset_record(asset) -> dict:
     }
 
 
-def search_document(platform_id: str, query: str, page) -> dict:
+def search_notices(page, platform_notice: str) -> list[str]:
+    """Return the notices to show with a page: the page's own (such as a listing cut
+    short), then the platform's (such as Poly Haven's attribution line)."""
+    return [text.strip() for text in (page.notice, platform_notice) if text and text.strip()]
+
+
+def search_document(platform_id: str, query: str, page, notices: list[str]) -> dict:
     return {
         "platform": platform_id,
         "query": query,
         "results": [asset_record(asset) for asset in page.results],
         "next_page_token": page.next_page,
+        "notice": " ".join(notices),
     }
 
 
-def print_search(console: Console, platform_id: str, page) -> None:
-    if not page.results:
+def print_search(console: Console, platform_id: str, page, notices: list[str]) -> None:
+    """Print the results as a table on standard output, then the notices on standard
+    error, so a script reading the table does not get them."""
+    if page.results:
+        _print_results(console, page)
+    else:
         console.line(f"No results on {platform_id}.")
-        return
+    for notice in notices:
+        console.note(f"note: {notice}")
+
+
+def _print_results(console: Console, page) -> None:
     rows = [
         (
-            f"{asset.platform}:{asset.asset_id}",
-            asset.name,
-            asset.author or "-",
-            asset.license or "-",
+            printable(f"{asset.platform}:{asset.asset_id}"),
+            printable(asset.name),
+            printable(asset.author or "-"),
+            printable(asset.license or "-"),
             human_size(asset.download_size),
             "-" if asset.face_count is None else str(asset.face_count),
         )
@@ -107,7 +172,7 @@ def print_search(console: Console, platform_id: str, page) -> None:
         console.line(row)
     if page.next_page:
         console.line()
-        console.line(f"More results: add --page-token '{page.next_page}'")
+        console.line(f"More results: add --page-token {shlex.quote(page.next_page)}")
 
 
 def table(rows: list[tuple[str, ...]], max_width: int = 40) -> list[str]:

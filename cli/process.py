@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 from ..core.errors import MeshportError
-from .output import Console
+from . import interrupts
+from .output import PROGRAM, Console, printable
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,7 @@ LOG_NAME = "meshport.log"
 # The log is moved aside to meshport.log.1 when a run starts and finds it this large.
 MAX_LOG_BYTES = 5 * 2**20
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+TRACEBACK_HEADER = "Traceback (most recent call last)"
 
 
 def start_blender(console: Console, *, offline: bool) -> Path:
@@ -29,7 +31,7 @@ def start_blender(console: Console, *, offline: bool) -> Path:
     log_file = service.user_data_dir() / "logs" / LOG_NAME
     _rotate(log_file)
     console.capture_stray_output(log_file)
-    _configure_logging(log_file)
+    _configure_logging(log_file, console)
     bpy.context.preferences.system.use_online_access = not offline
     log.info("command line started, online access %s", "off" if offline else "on")
     return log_file
@@ -40,15 +42,36 @@ def _rotate(log_file: Path) -> None:
         os.replace(log_file, log_file.with_name(LOG_NAME + ".1"))
 
 
+class _WarningFormatter(logging.Formatter):
+    """Format a warning as its first line, with control characters escaped because
+    the message may carry names from a server. The log file keeps the whole message
+    and any traceback."""
+
+    def __init__(self, log_file: Path):
+        super().__init__()
+        self.log_file = log_file
+
+    def format(self, record: logging.LogRecord) -> str:
+        first, *rest = record.getMessage().splitlines() or [""]
+        more = f" (the rest of this message is in {self.log_file})" if rest else ""
+        return f"{PROGRAM}: warning: {printable(first)}{more}"
+
+
 class _MeshportWarnings(logging.Filter):
     """Pass Meshport's own warnings; errors reach the user through the command's
-    error message, and their tracebacks stay in the log file."""
+    error message, and their tracebacks stay in the log file.
+
+    A warning whose text contains a Python traceback also stays in the log only: the
+    importer logs one before it raises the error that states the reason.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.name.startswith("meshport") and record.levelno == logging.WARNING
+        if not record.name.startswith("meshport") or record.levelno != logging.WARNING:
+            return False
+        return TRACEBACK_HEADER not in record.getMessage()
 
 
-def _configure_logging(log_file: Path) -> None:
+def _configure_logging(log_file: Path, console: Console) -> None:
     """Log everything from INFO up to the file; show Meshport's own warnings on
     standard error as well."""
     root = logging.getLogger()
@@ -57,10 +80,10 @@ def _configure_logging(log_file: Path) -> None:
     file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(file_handler)
 
-    warnings = logging.StreamHandler()
+    warnings = logging.StreamHandler(console.stderr)
     warnings.setLevel(logging.WARNING)
     warnings.addFilter(_MeshportWarnings())
-    warnings.setFormatter(logging.Formatter("meshport: warning: %(message)s"))
+    warnings.setFormatter(_WarningFormatter(log_file))
     root.addHandler(warnings)
 
 
@@ -75,23 +98,17 @@ def save_blend(out: Path) -> Path:
     """Save the open file as ``out``: first under a hidden temporary name in the same
     folder, then renamed, so ``out`` is either complete or untouched.
 
-    Raises ``MeshportError`` when the folder cannot be created or Blender cannot
-    write the file.
+    The folder must exist; ``commands.check_out_path`` checks it before any work, so
+    no folder is created. Raises ``MeshportError`` when Blender cannot write the file,
+    and ``KeyboardInterrupt`` when Ctrl+C or SIGTERM arrived before the rename.
     """
     import bpy
 
     out = out.resolve()
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise MeshportError(
-            f"Cannot create the folder {out.parent} for {out.name} ({error.strerror}). "
-            "Choose another --out path."
-        ) from error
-
     temporary = out.with_name(f".{out.stem}.{os.getpid()}.saving.blend")
     try:
         bpy.ops.wm.save_as_mainfile(filepath=str(temporary), check_existing=False, copy=True)
+        interrupts.check()
         os.replace(temporary, out)
     except (RuntimeError, OSError) as error:
         raise MeshportError(

@@ -1,4 +1,5 @@
-"""Tell apart what ``meshport import`` was given: ``PLATFORM:ID`` or a file path."""
+"""Tell apart what ``meshport import`` was given: ``PLATFORM:ID``, a file path, or a
+Unity package path with the GUID of one of its models (``PATH::GUID``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from .arguments import UsageError
 
 PREFIX_PATTERN = re.compile(r"(?P<prefix>[A-Za-z][A-Za-z0-9_]*):(?P<rest>.*)", re.DOTALL)
 URL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# A model inside a Unity package: Unity names each asset by 32 hex digits.
+PACKAGE_MEMBER_PATTERN = re.compile(
+    r"(?P<package>.+\.unitypackage)::(?P<guid>[0-9A-Fa-f]{32})", re.DOTALL | re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -25,9 +30,10 @@ class PlatformSource:
 @dataclass(frozen=True)
 class FileSource:
     path: Path
+    member: str | None = None  # the GUID of one model in a Unity package
 
     def __str__(self) -> str:
-        return str(self.path)
+        return f"{self.path}::{self.member}" if self.member else str(self.path)
 
 
 def parse_source(text: str, available: tuple[str, ...]) -> PlatformSource | FileSource:
@@ -39,6 +45,9 @@ def parse_source(text: str, available: tuple[str, ...]) -> PlatformSource | File
     """
     if Path(text).expanduser().exists():
         return FileSource(Path(text).expanduser())
+    member = PACKAGE_MEMBER_PATTERN.fullmatch(text)
+    if member and Path(member["package"]).expanduser().is_file():
+        return FileSource(Path(member["package"]).expanduser(), member["guid"].lower())
     if URL_PATTERN.match(text):
         raise UsageError(
             f"'{text}' is a URL without its platform. Prefix it with the platform, "

@@ -52,6 +52,8 @@ RATIO_FLOOR_BYTES = 1024 * 1024  # small entries may compress far better than la
 STAGING_SUFFIX = ".extracting"
 COPY_CHUNK = 1024 * 1024
 MAX_LOGGED_RENAMES = 20
+MAX_LISTED_MODELS = 5  # model files named in the message about several models
+FORMAT_NAMES = {"glb": "GLB", "gltf": "glTF", "fbx": "FBX", "obj": "OBJ"}
 
 UNICODE_PATH_EXTRA_ID = 0x7075  # Info-ZIP Unicode Path extra field
 UTF8_NAME_FLAG = 0x800
@@ -421,14 +423,21 @@ def rewrite_gltf_references(
 
 
 def find_model_file(
-    folder: Path, *, preferred: tuple[str, ...] = ("glb", "gltf", "fbx", "obj")
+    folder: Path,
+    *,
+    preferred: tuple[str, ...] = ("glb", "gltf", "fbx", "obj"),
+    label: str | None = None,
+    container: str = "archive",
 ) -> Path:
     """Return the one model file under ``folder`` at any depth.
 
     Prefers formats in the order of ``preferred``; raises ``UnsupportedFileError``
     when there is none, or several of the chosen format. macOS resource forks
-    (``._name`` files and ``__MACOSX`` folders) do not count.
+    (``._name`` files and ``__MACOSX`` folders) do not count. Messages name
+    ``label`` (default: the folder's name) and call it an archive, or with
+    ``container="folder"`` a folder, whose files the user can import one by one.
     """
+    label = label or folder.name
     found: dict[str, list[Path]] = {}
     for path in sorted(folder.rglob("*")):
         kind = MODEL_SUFFIXES.get(path.suffix.lower())
@@ -440,13 +449,33 @@ def find_model_file(
         if len(candidates) == 1:
             return candidates[0]
         if len(candidates) > 1:
-            names = ", ".join(str(p.relative_to(folder)) for p in candidates[:5])
-            raise UnsupportedFileError(
-                f"{folder.name}: holds {len(candidates)} {kind.upper()} models ({names}); "
-                "Meshport imports one model per archive. Extract it and import the file you want."
-            )
+            raise UnsupportedFileError(_several_models_message(folder, found, label, container))
     raise UnsupportedFileError(
-        f"{folder.name}: holds no GLB, glTF, FBX or OBJ file, so there is nothing to import."
+        f"{label}: holds no GLB, glTF, FBX or OBJ file, so there is nothing to import."
+    )
+
+
+def _several_models_message(
+    folder: Path, found: dict[str, list[Path]], label: str, container: str
+) -> str:
+    """Describe every model file found, of all formats, and what to do instead."""
+    kinds = [kind for kind in MODEL_SUFFIXES.values() if kind in found]
+    counts = [
+        f"{len(found[kind])} {FORMAT_NAMES[kind]} model{'s' if len(found[kind]) != 1 else ''}"
+        for kind in kinds
+    ]
+    counted = counts[0] if len(counts) == 1 else f"{', '.join(counts[:-1])} and {counts[-1]}"
+    paths = [path for kind in kinds for path in found[kind]]
+    names = ", ".join(str(path.relative_to(folder)) for path in paths[:MAX_LISTED_MODELS])
+    if len(paths) > MAX_LISTED_MODELS:
+        names += f" and {len(paths) - MAX_LISTED_MODELS} more"
+    if container == "folder":
+        advice = f"Import the file you want by its path, such as {paths[0]}."
+    else:
+        advice = "Extract it and import the file you want."
+    return (
+        f"{label}: holds {counted} ({names}), and Meshport imports one model per "
+        f"{container}. {advice}"
     )
 
 

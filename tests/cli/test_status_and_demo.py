@@ -50,3 +50,36 @@ def test_demo_imports_character_crate_and_boulder(meshport, tmp_path):
         "GET /dl/polyhaven/granite_boulder/gltf/1k/granite_boulder_1k.gltf 200" in completed.stdout
     )
     assert list(meshport.temp_dir.iterdir()) == []
+
+
+def test_status_health_lists_registered_platforms_only(meshport):
+    from meshport.platforms.registry import CLIENT_CLASSES
+
+    run = meshport.run("status", "--json")
+
+    assert run.returncode == 0, run.stderr
+    health = run.json()["health"]["platforms"]
+    assert set(health) == set(CLIENT_CLASSES)
+    assert "fab" not in health
+    assert "mixamo" not in health
+
+
+@pytest.mark.parametrize("platform_id", ["local", "unity"])
+def test_status_shows_no_budget_without_requests(meshport, platform_id):
+    run = meshport.run("status", "--json")
+
+    assert run.returncode == 0, run.stderr
+    record = run.json()["health"]["platforms"][platform_id]
+    assert "budget" not in record
+    assert "rate_limit" not in record
+    assert run.json()["health"]["platforms"]["sketchfab"]["rate_limit"]
+
+
+def test_status_text_shows_no_budget_for_local(meshport):
+    run = meshport.run("status")
+
+    assert run.returncode == 0, run.stderr
+    local_block = run.stdout.split("Local library (local)")[1].split("\n\n")[0]
+    assert "budget:" not in local_block
+    assert "(fab)" not in run.stdout
+    assert "(mixamo)" not in run.stdout

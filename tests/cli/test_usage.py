@@ -109,3 +109,14 @@ def test_missing_venv_names_make_venv(tmp_path):
 
     assert completed.returncode == 2
     assert "make venv" in completed.stderr
+
+
+def test_search_help_lists_every_registered_platform(meshport):
+    from meshport.platforms.registry import CLIENT_CLASSES
+
+    run = meshport.run("search", "--help")
+
+    assert run.returncode == 0
+    platform_help = next(line for line in run.stdout.splitlines() if "PLATFORM  " in line)
+    for platform_id in CLIENT_CLASSES:
+        assert platform_id in platform_help

@@ -31,8 +31,9 @@ from ..core.errors import (
     JobCancelledError,
     MeshportError,
     OfflineError,
+    UnsupportedFileError,
 )
-from ..core.formats import MODEL_SUFFIXES, detect_kind
+from ..core.formats import ARCHIVE_SUFFIXES, MODEL_SUFFIXES, detect_kind
 from ..core.jobs import Job, JobContext, JobRunner, MainThreadCallback
 from ..core.models import (
     AccountInfo,
@@ -405,12 +406,23 @@ def import_file(
     contains one model at any depth, on the main thread.
 
     An archive is extracted into a temporary folder under the user data folder. The
-    import packs or copies the images, so the folder is removed afterwards.
+    import packs or copies the images, so the folder is removed afterwards. Messages
+    about the archive name ``path``, not the temporary folder.
     """
     path = Path(path)
     if path.suffix.lower() in MODEL_SUFFIXES:
         return import_model(path, import_options, asset or local_asset(path))
+    archive_suffix = next(
+        (suffix for suffix in ARCHIVE_SUFFIXES if path.name.lower().endswith(suffix)), ""
+    )
     if detect_kind(path) not in ARCHIVE_KINDS:
+        if archive_suffix:
+            kind = "zip" if archive_suffix == ".zip" else "tar"
+            raise UnsupportedFileError(
+                f"{path}: not a valid {kind} archive. It is damaged, or it is another kind "
+                f"of file named {archive_suffix}. Create the archive again, or import the "
+                "model file itself."
+            )
         return import_model(path, import_options, asset)
 
     scratch_parent = user_data_dir() / "imports"
@@ -420,7 +432,12 @@ def import_file(
     try:
         folder = scratch / "content"
         extract_archive(path, folder)
-        model = find_model_file(folder)
+        model = find_model_file(folder, label=str(path), container="archive")
+        if model.stat().st_size == 0:
+            raise UnsupportedFileError(
+                f"{path}: its model file '{model.name}' is empty (0 bytes), so there is "
+                "nothing to import. Create the archive again from a complete export."
+            )
         return import_model(model, import_options, asset or local_asset(path), root=folder)
     finally:
         _remove_folder(scratch)

@@ -7,19 +7,16 @@ archive gets a message about the path the user typed, not about a download.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from ..core.archives import extract_archive, find_model_file
+from ..core.archives import find_model_file
 from ..core.errors import ConfigurationError, NotFoundError, UnsupportedFileError
-from ..core.formats import MODEL_SUFFIXES, detect_kind
+from ..core.formats import ARCHIVE_SUFFIXES
 from .sources import FileSource, PlatformSource
 
 # Names and first-byte kinds (``core.formats.detect_kind``) of the archives that
 # ``core.archives.extract_archive`` unpacks.
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz")
 ARCHIVE_KINDS = ("zip", "tar", "gzip", "bzip2", "xz")
 UNITY_PACKAGE_SUFFIX = ".unitypackage"
 UNITY_PLATFORM = "unity"
@@ -56,22 +53,13 @@ def import_local_file(path: Path, options):
         return service.import_file(model, options)
 
     check_not_empty(path)
-    archive_suffix = _archive_suffix(path)
-    if archive_suffix or (path.suffix.lower() not in MODEL_SUFFIXES and _is_archive(path)):
-        return _import_archive(path, archive_suffix, options)
     return service.import_file(path, options)
 
 
-def check_not_empty(path: Path, inside: Path | None = None) -> None:
-    """Raise ``UnsupportedFileError`` when ``path`` is a file of 0 bytes. ``inside``
-    is the archive the file was extracted from, if any."""
+def check_not_empty(path: Path) -> None:
+    """Raise ``UnsupportedFileError`` when ``path`` is a file of 0 bytes."""
     if path.stat().st_size:
         return
-    if inside is not None:
-        raise UnsupportedFileError(
-            f"{inside}: its model file '{path.name}' is empty (0 bytes), so there is "
-            "nothing to import. Create the archive again from a complete export."
-        )
     if path.suffix.lower() == UNITY_PACKAGE_SUFFIX:
         advice = "Export or download the package again."
     elif _archive_suffix(path):
@@ -86,38 +74,6 @@ def check_not_empty(path: Path, inside: Path | None = None) -> None:
 def _archive_suffix(path: Path) -> str:
     name = path.name.lower()
     return next((suffix for suffix in ARCHIVE_SUFFIXES if name.endswith(suffix)), "")
-
-
-def _is_archive(path: Path) -> bool:
-    return detect_kind(path) in ARCHIVE_KINDS
-
-
-def _import_archive(path: Path, suffix: str, options):
-    """Extract ``path`` into a temporary folder under the user data folder, import its
-    one model, and remove the folder. The import has packed or copied the images by
-    then."""
-    # NOTE: this repeats the archive branch of ``blender.service.import_file``, whose
-    # messages name the extraction folder ("content") instead of the archive.
-    from ..blender import service
-    from ..blender.importer import import_model, local_asset
-
-    if not _is_archive(path):
-        kind = "zip" if suffix == ".zip" else "tar"
-        raise UnsupportedFileError(
-            f"{path}: not a valid {kind} archive. It is damaged, or it is another kind of "
-            f"file named {suffix}. Create the archive again, or import the model file itself."
-        )
-    scratch_parent = service.user_data_dir() / "imports"
-    scratch_parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f"{path.stem[:40]}-", dir=scratch_parent))
-    try:
-        folder = scratch / "content"
-        extract_archive(path, folder)
-        model = find_model_file(folder, label=str(path), container="archive")
-        check_not_empty(model, inside=path)
-        return import_model(model, options, local_asset(path), root=folder)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # Unity packages

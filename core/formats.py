@@ -23,6 +23,8 @@ MAGIC = {
 }
 
 MODEL_SUFFIXES = {".glb": "glb", ".gltf": "gltf", ".fbx": "fbx", ".obj": "obj"}
+# Names of the archives Meshport extracts, each suffix in lower case.
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz")
 
 # Texture formats that Blender's image loader or the glTF importer read.
 IMAGE_SUFFIXES = frozenset(

@@ -23,7 +23,16 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from . import audit, credentials, deprecation, errors, oauth, response_cache, tls, tokens
+from . import (
+    audit,
+    credentials,
+    deprecation,
+    errors,
+    oauth,
+    response_cache,
+    tls,
+    tokens,
+)
 from .config import PlatformSettings, Settings, key_place
 from .ratelimit import (
     BudgetWait,

@@ -37,7 +37,12 @@ from .archives import (
     rewrite_gltf_references,
     staging_folder,
 )
-from .errors import ConfigurationError, NotFoundError, UnsafeArchiveError, UnsupportedFileError
+from .errors import (
+    ConfigurationError,
+    NotFoundError,
+    UnsafeArchiveError,
+    UnsupportedFileError,
+)
 from .formats import IMAGE_SUFFIXES, MODEL_SUFFIXES
 from .inspect import (
     fbx_texture_paths,

@@ -124,7 +124,10 @@ def _component_cap(
         raise UnsafeArchiveError(
             f"{label}: the entry '{names[worst][:200]}' is nested too deep to stay within "
             f"{max_path + 1} characters under a folder path {root_units - 1} characters long. "
-            "Choose a shorter download folder, or unpack the archive with another tool."
+            "Meshport keeps every path within Windows' limit of 260 characters, so that "
+            "its files open on every system. Choose a shorter download folder (or a "
+            "shorter BLENDER_USER_RESOURCES for the command line), or unpack the archive "
+            "with another tool."
         )
     low, high = MIN_COMPONENT_UNITS, NAME_MAX_BYTES
     while low < high - 1:

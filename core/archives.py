@@ -181,9 +181,15 @@ def _zip_entries(bundle: zipfile.ZipFile, label: str, limits: ArchiveLimits) -> 
     entries = []
     for index, info in enumerate(infos):
         name = _zip_name(info)
-        logical_parts(name, label=label, folder=info.is_dir())
+        if not info.filename:
+            raise UnsafeArchiveError(
+                f"{label}: entry {index + 1} has an empty name, so nothing was extracted. "
+                "The archive is damaged or was made to attack; do not use it."
+            )
+        is_folder = info.is_dir()
+        logical_parts(name, label=label, folder=is_folder)
         _check_zip_entry(info, name, label, limits)
-        if not info.is_dir():
+        if not is_folder:
             entries.append(_Entry(name, info.file_size, index))
     return entries
 
@@ -191,7 +197,9 @@ def _zip_entries(bundle: zipfile.ZipFile, label: str, limits: ArchiveLimits) -> 
 def _zip_name(info: zipfile.ZipInfo) -> str:
     """Return the entry name. Python's zipfile decodes names without the UTF-8 flag as
     cp437, as the zip specification (APPNOTE) requires. An Info-ZIP Unicode Path field
-    overrides that name when its checksum matches the stored name."""
+    overrides that name when its checksum matches the stored name. A name that is valid
+    UTF-8 with non-ASCII characters is read as UTF-8, because some zip writers store
+    UTF-8 without setting the flag, while cp437 text rarely forms valid UTF-8."""
     if info.flag_bits & UTF8_NAME_FLAG:
         return info.filename
     raw = info.orig_filename.encode("cp437", "replace")
@@ -205,6 +213,11 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
             continue
         if struct.unpack_from("<I", body, 1)[0] == zlib.crc32(raw):
             return body[5:].decode("utf-8", "replace")
+    if not raw.isascii():
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     return info.filename
 
 

@@ -52,8 +52,8 @@ def read_fbx_version(path: Path) -> int:
             "binary FBX, or convert the file to binary FBX in another 3D application."
         )
     raise UnsupportedFileError(
-        f"{path.name}: not an FBX file (it starts with {describe_head(head[:16])}). The "
-        "download may be damaged; download it again."
+        f"{path.name}: not an FBX file (it starts with {describe_head(head[:16])}). It "
+        "may be damaged or another kind of file; download or export it again."
     )
 
 

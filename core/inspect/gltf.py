@@ -151,8 +151,8 @@ def _parse_document(data: bytes, path: Path) -> dict:
 
 def _raise_damaged(path: Path, reason: str) -> NoReturn:
     raise UnsupportedFileError(
-        f"{path.name}: not a valid glTF file, because {reason}. The download may be "
-        "incomplete or damaged; download it again."
+        f"{path.name}: not a valid glTF file, because {reason}. It may be incomplete or "
+        "damaged; download or export it again."
     )
 
 
@@ -254,7 +254,8 @@ def _check_resources(document: dict, path: Path, root: Path) -> tuple[list[Path]
         listed = ", ".join(f"'{name}'" for name in missing_buffers[:MAX_LISTED])
         raise UnsupportedFileError(
             f"{path.name}: the buffer file(s) {listed} named by the glTF are missing from "
-            f"{path.parent}. The download may be incomplete; download it again."
+            "its folder. The files may be incomplete; download or export them again with "
+            "every file the glTF names."
         )
     return present, warnings
 

@@ -332,6 +332,23 @@ def test_zip_name_without_utf8_flag_decodes_as_cp437(work):
     assert relative_files(work / "out") == ["textures/café ö.png"]
 
 
+def test_zip_entry_with_empty_name_is_rejected(work):
+    archive = write_zip(work / "blank.zip", [ZipMember(b"", b"data")])
+
+    with pytest.raises(UnsafeArchiveError, match="empty name"):
+        extract_zip(archive, work / "out")
+    assert listing(work) == ["blank.zip"]
+
+
+def test_zip_name_in_utf8_without_flag_decodes_as_utf8(work):
+    name = "mödel/tëx ñ.png".encode()
+    archive = write_zip(work / "unflagged.zip", [ZipMember(name, b"png")])
+
+    extract_zip(archive, work / "out")
+
+    assert relative_files(work / "out") == ["mödel/tëx ñ.png"]
+
+
 def test_zip_name_with_utf8_flag_is_kept(work):
     archive = write_zip(work / "new.zip", [ZipMember("テクスチャ/木.png", b"png")])
 

@@ -186,7 +186,7 @@ def test_truncated_real_glb_is_rejected(tmp_path, sample_assets):
     path = tmp_path / "Box.glb"
     path.write_bytes((sample_assets / "glb" / "Box.glb").read_bytes()[:-100])
 
-    with pytest.raises(UnsupportedFileError, match="download it again"):
+    with pytest.raises(UnsupportedFileError, match="download or export it again"):
         inspect_gltf(path, set())
 
 

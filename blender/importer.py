@@ -16,7 +16,7 @@ from pathlib import Path
 
 import bpy
 
-from ..core.errors import ImportFailedError, UnsupportedFileError
+from ..core.errors import ImportFailedError, MeshportError, UnsupportedFileError
 from ..core.formats import MODEL_SUFFIXES
 from ..core.models import Asset
 from . import images, provenance
@@ -154,8 +154,17 @@ def import_model(
     cases the scene is left as it was and the file stays on disk.
     """
     path = Path(path)
-    file_format = _file_format(path)
     asset = asset or local_asset(path)
+    try:
+        return _import(path, options, asset, root)
+    except MeshportError as error:
+        if asset.platform != "local":
+            _add_asset_context(error, asset, path)
+        raise
+
+
+def _import(path: Path, options: ImportOptions, asset: Asset, root: Path | None) -> ImportResult:
+    file_format = _file_format(path)
     report = check_before_import(path, root=root)
     _ensure_object_mode()
 
@@ -171,6 +180,17 @@ def import_model(
     except BaseException:
         remove_created(snapshot)
         raise
+
+
+def _add_asset_context(error: MeshportError, asset: Asset, path: Path) -> None:
+    """Name the downloaded asset in ``error``, whose message names only the file, and
+    say that the file stays for another try."""
+    label = provenance.platform_label(asset.platform)
+    error.message = (
+        f"{label} '{asset.name}': {error.message} The downloaded file stays in "
+        f"{path.parent} for another try."
+    )
+    error.args = (error.message,)
 
 
 def local_asset(path: Path) -> Asset:
@@ -221,8 +241,8 @@ def _run_importer(path: Path, file_format: str) -> None:
 def _importer_error(path: Path, file_format: str, error: RuntimeError):
     reason = _importer_reason(error)
     label = FORMAT_LABELS[file_format]
-    log.warning("the %s importer failed on %s: %s", label, path, error)
-    where = f"Nothing was added to the scene, and the file is kept in {path.parent}."
+    log.info("the %s importer failed on %s: %s", label, path, error)
+    where = "Nothing was added to the scene."
     if any(marker.lower() in reason.lower() for marker in UNSUPPORTED_MARKERS):
         return UnsupportedFileError(
             f"{path.name}: Blender's {label} importer cannot read this file: {reason}. "
@@ -292,14 +312,14 @@ def _check_something_arrived(path, file_format, created, report) -> None:
     if not created["objects"]:
         raise ImportFailedError(
             f"{path.name}: Blender's {label} importer finished but created no objects. The "
-            f"file may hold no scene; it is kept in {path.parent}."
+            "file may contain no scene."
         )
     declared = report.mesh_count if report else None
     if declared and not created["meshes"]:
         raise ImportFailedError(
             f"{path.name}: the file declares {declared} mesh{'es' if declared != 1 else ''}, "
             f"but Blender's {label} importer created none (no scene node uses them). "
-            f"Nothing was added; the file is kept in {path.parent}."
+            "Nothing was added."
         )
 
 

@@ -186,9 +186,11 @@ def test_meshopt_model_fails_and_keeps_download(empty_scene, runner, settings):
     assert job.state == "failed"
     assert isinstance(outcome.error, UnsupportedFileError)
     assert "EXT_meshopt_compression" in outcome.error.message
+    assert outcome.error.message.startswith("Sketchfab 'Box Meshopt': ")
     assert len(bpy.data.objects) == 0
     kept_files = list(Path(settings.download_dir).rglob("*.glb"))
     assert len(kept_files) == 1
+    assert f"stays in {kept_files[0].parent} for another try" in outcome.error.message
 
 
 def test_polyhaven_gltf_import(empty_scene, runner, settings):

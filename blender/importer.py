@@ -196,11 +196,12 @@ def _add_asset_context(error: MeshportError, asset: Asset, path: Path) -> None:
 def local_asset(path: Path) -> Asset:
     """Describe a file that came from no platform."""
     file_format = MODEL_SUFFIXES.get(path.suffix.lower())
+    absolute = path.absolute()
     return Asset(
         platform="local",
-        asset_id=str(path),
+        asset_id=str(absolute),
         name=path.stem,
-        url=path.resolve().as_uri(),
+        url=absolute.as_uri(),
         formats=(file_format,) if file_format else (),
     )
 
@@ -211,6 +212,11 @@ def _file_format(path: Path) -> str:
         raise UnsupportedFileError(
             f"{path.name}: Meshport imports GLB, glTF, FBX and OBJ files, not "
             f"'{path.suffix or 'extensionless'}' files."
+        )
+    if path.exists() and not path.is_file():
+        raise UnsupportedFileError(
+            f"{path}: not a regular file (a folder, pipe or device), so there is nothing to "
+            "import. Give the path of a model file."
         )
     if not path.is_file():
         raise ImportFailedError(f"{path}: the file does not exist, so there is nothing to import.")

@@ -464,6 +464,25 @@ def test_import_file_removes_stale_extraction_folders(
     assert sorted(path.name for path in imports.iterdir()) == ["running"]
 
 
+def test_local_asset_keeps_the_path_as_given(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "box.glb").write_bytes(b"glTF")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+
+    asset = importer.local_asset(tmp_path / "link" / "box.glb")
+
+    assert asset.asset_id == str(tmp_path / "link" / "box.glb")
+    assert asset.url == (tmp_path / "link" / "box.glb").as_uri()
+
+
+def test_import_of_a_pipe_says_it_is_not_a_file(empty_scene, tmp_path):
+    pipe = tmp_path / "model.glb"
+    os.mkfifo(pipe)
+
+    with pytest.raises(UnsupportedFileError, match="not a regular file"):
+        importer.import_model(pipe)
+
+
 def test_import_file_rejects_unknown_suffix(empty_scene, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("not a model")

@@ -183,8 +183,8 @@ def _import(path: Path, options: ImportOptions, asset: Asset, root: Path | None)
 
 
 def _add_asset_context(error: MeshportError, asset: Asset, path: Path) -> None:
-    """Name the downloaded asset in ``error``, whose message names only the file, and
-    say that the file stays for another try."""
+    """Add the downloaded asset's name to ``error``, whose message names only the
+    file, and state that the file stays for another try."""
     label = provenance.platform_label(asset.platform)
     error.message = (
         f"{label} '{asset.name}': {error.message} The downloaded file stays in "

@@ -12,7 +12,7 @@ import requests
 
 log = logging.getLogger(__name__)
 
-# The longest wait a server can impose. Longer values (a garbled Retry-After, a reset
+# The maximum wait a server can impose. Longer values (a garbled Retry-After, a reset
 # centuries ahead) would block the platform until the state file is deleted.
 MAX_SERVER_WAIT = 24 * 3600.0
 
@@ -52,7 +52,7 @@ def _capped(wait: float, header: str) -> float:
     if wait <= MAX_SERVER_WAIT:
         return wait
     log.warning(
-        "%s asked for a wait of %.0f s; waiting %.0f s, the longest allowed",
+        "%s requested a wait of %.0f s; waiting %.0f s, the maximum",
         header,
         wait,
         MAX_SERVER_WAIT,

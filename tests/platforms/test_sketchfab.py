@@ -594,7 +594,7 @@ def test_validate_key_reports_rate_limit_with_wait(client, server):
 
     assert raised.value.retry_after == 120
     assert "rate limited" in raised.value.message
-    assert "120 s" in raised.value.message
+    assert "next request in 2 min" in raised.value.message
 
 
 def test_validate_key_outcomes_have_distinct_messages(make_client, server):

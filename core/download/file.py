@@ -50,6 +50,8 @@ def download_file(
     policy.check_download_size(check.size)
     destination.parent.mkdir(parents=True, exist_ok=True)
     label = label or destination.name
+    if http.label and not label.startswith(f"{http.label}:"):
+        label = f"{http.label}: {label}"
     part = destination.with_name(destination.name + ".part")
     decoded = destination.with_name(destination.name + ".decoded.part")
     kind = check.kind or SUFFIX_KINDS.get(destination.suffix.lower())

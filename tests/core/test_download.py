@@ -772,3 +772,11 @@ def test_raw_chunks_fall_back_to_stream_without_read1():
             yield b"rest"
 
     assert list(_raw_chunks(RawWithoutRead1())) == [b"glTF", b"rest"]
+
+
+def test_download_errors_name_the_platform(files, http, runner, downloads):
+    url = files.add_file("/model.glb", make_glb(2000), faults=[html_page()])
+
+    job = run_download(runner, http, url, downloads / "model.glb", max_attempts=1)
+
+    assert job.error.message.startswith("Test platform: model.glb: the server sent an HTML")

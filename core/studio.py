@@ -12,11 +12,12 @@ import os
 import threading
 
 import redis
-from pyrate_limiter import RateItem, RedisBucket
+from pyrate_limiter import RedisBucket
 
 from .config import Settings
 from .errors import ConfigurationError, NetworkError
 from .ratelimit import LEAK_INTERVAL_MS, Budget, ServerState, slot_wait_ms
+from .ratelimit.sqlite_store import BucketRateStore
 from .redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def close_connections() -> None:
         _connections.clear()
 
 
-class RedisRateStore:
+class RedisRateStore(BucketRateStore):
     """Budgets, server waits and server state in Redis, with the same methods as
     ``ratelimit.sqlite_store.SqliteRateStore``.
 
@@ -101,17 +102,6 @@ class RedisRateStore:
         self._buckets: dict[str, RedisBucket] = {}
         self._last_leak: dict[str, int] = {}
         self._block = client.register_script(_BLOCK_SCRIPT)
-
-    def acquire(self, budget: Budget, now_ms: int) -> int:
-        """Take one request from ``budget``; return 0, or the milliseconds to wait."""
-        bucket = self._bucket(budget)
-        # The bucket keeps the last verdict on itself, so threads take turns.
-        with self._lock:
-            decision = bucket.put_decision(RateItem(budget.bucket_name, now_ms))
-            self._leak_now_and_then(budget, bucket, now_ms)
-        if decision.allowed:
-            return 0
-        return max(1, decision.retry_after_ms or max(rate.interval for rate in budget.rates))
 
     def used(self, budget: Budget, now_ms: int) -> list[int]:
         key = self._bucket_key(budget)

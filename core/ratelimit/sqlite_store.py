@@ -57,7 +57,23 @@ class _TransactionalSQLiteBucket(SQLiteBucket):
             return admitted
 
 
-class SqliteRateStore:
+class BucketRateStore:
+    """The part of a rate store that takes requests from pyrate-limiter buckets.
+    Subclasses provide ``_lock``, ``_bucket(budget)`` and ``_leak_now_and_then``."""
+
+    def acquire(self, budget: Budget, now_ms: int) -> int:
+        """Take one request from ``budget``; return 0, or the milliseconds to wait."""
+        bucket = self._bucket(budget)
+        # The bucket keeps the last verdict on itself, so threads take turns.
+        with self._lock:
+            decision = bucket.put_decision(RateItem(budget.bucket_name, now_ms))
+            self._leak_now_and_then(budget, bucket, now_ms)
+        if decision.allowed:
+            return 0
+        return max(1, decision.retry_after_ms or max(rate.interval for rate in budget.rates))
+
+
+class SqliteRateStore(BucketRateStore):
     """Budgets, server waits and server state in one SQLite file.
 
     One connection serves every thread of the process under one lock. Other
@@ -85,16 +101,6 @@ class SqliteRateStore:
                 " remaining INTEGER, rate_limit INTEGER, reset_at REAL, updated_at REAL)"
             )
             self._conn.commit()
-
-    def acquire(self, budget: Budget, now_ms: int) -> int:
-        """Take one request from ``budget``; return 0, or the milliseconds to wait."""
-        bucket = self._bucket(budget)
-        with self._lock:
-            decision = bucket.put_decision(RateItem(budget.bucket_name, now_ms))
-            self._leak_now_and_then(budget, bucket, now_ms)
-        if decision.allowed:
-            return 0
-        return max(1, decision.retry_after_ms or max(rate.interval for rate in budget.rates))
 
     def used(self, budget: Budget, now_ms: int) -> list[int]:
         """Return how many requests each window of ``budget`` counts at ``now_ms``."""

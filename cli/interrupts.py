@@ -45,6 +45,13 @@ def unblock() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
 
+def ignore() -> None:
+    """Discard SIGINT and SIGTERM from now on, once the outcome is reported, so that
+    neither ends the process with its default action while Blender shuts down."""
+    for number in SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+
+
 def interrupted() -> bool:
     return bool(_received)
 

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         _stop_runtime()
         # A signal from here on would end the process during Blender's shutdown, with
         # its default action, after the outcome was already reported.
-        interrupts.block()
+        interrupts.ignore()
 
 
 def run(command_line, console: Console) -> int:

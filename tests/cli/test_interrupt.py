@@ -138,3 +138,26 @@ def test_sigterm_while_bpy_loads_exits_130(meshport, sample_assets, silent_serve
     assert returncode == 130, stderr
     assert stderr.splitlines()[-1] == "meshport: error: Interrupted."
     assert not out.exists()
+
+
+@pytest.mark.parametrize("delay", [0.9, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3, 1.5])
+def test_sigint_near_the_save_gives_one_clear_outcome(meshport, sample_assets, tmp_path, delay):
+    """Around the save, a signal either stops the run (130, no file) or comes too late
+    to matter (0, the file); it never kills the process during Blender's shutdown."""
+    out = tmp_path / "scene.blend"
+    sources = [sample_assets / "glb" / "Fox.glb", sample_assets / "fbx" / "maya_cube_7400_binary.fbx"]
+    process = subprocess.Popen(
+        [str(MESHPORT), "import", *map(str, sources), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_environment(meshport.user_dir, meshport.temp_dir, {}),
+    )
+    started = time.monotonic()
+    wait_for_blocked_signals(process.pid, started + EXIT_TIMEOUT)
+    time.sleep(max(0.0, started + delay - time.monotonic()))
+
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=EXIT_TIMEOUT)
+
+    assert (process.returncode, out.is_file()) in ((130, False), (0, True)), stderr

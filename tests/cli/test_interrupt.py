@@ -145,7 +145,10 @@ def test_sigint_near_the_save_gives_one_clear_outcome(meshport, sample_assets, t
     """Around the save, a signal either stops the run (130, no file) or comes too late
     to matter (0, the file); it never kills the process during Blender's shutdown."""
     out = tmp_path / "scene.blend"
-    sources = [sample_assets / "glb" / "Fox.glb", sample_assets / "fbx" / "maya_cube_7400_binary.fbx"]
+    sources = [
+        sample_assets / "glb" / "Fox.glb",
+        sample_assets / "fbx" / "maya_cube_7400_binary.fbx",
+    ]
     process = subprocess.Popen(
         [str(MESHPORT), "import", *map(str, sources), "--out", str(out)],
         stdout=subprocess.PIPE,

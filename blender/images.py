@@ -10,6 +10,7 @@ from pathlib import Path
 import bpy
 
 from ..core.errors import ImportFailedError
+from ..core.inspect.paths import shown_name
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,9 @@ def store_images(
         name = _unique_name(file_name, used_names)
         data, problem = _read_image(image, root)
         if data is None:
-            if problem != MISSING or not _named_in(reported, file_name):
-                warnings.append(f"The texture '{file_name}' {problem}, so its image stays empty.")
+            if not _named_in(reported, file_name):
+                shown = shown_name(file_name)
+                warnings.append(f"The texture '{shown}' {problem}, so its image stays empty.")
             set_image_path(image, f"//{TEXTURES_FOLDER}/{name}")
             continue
         if pack:
@@ -85,7 +87,7 @@ def _read_image(image, root: Path | None) -> tuple[bytes | None, str]:
     try:
         resolved = path.resolve()
         if root is not None and not resolved.is_relative_to(root.resolve()):
-            log.warning("image=%s file=%s outside %s; not read", image.name, path, root)
+            log.info("image=%s file=%s outside %s; not read", image.name, path, root)
             return None, f"is outside the model's folder {root}, so it was not read"
         if not resolved.is_file():
             return None, MISSING
@@ -100,7 +102,9 @@ def _read_image(image, root: Path | None) -> tuple[bytes | None, str]:
 
 
 def _named_in(warnings: tuple[str, ...], file_name: str) -> bool:
-    return any(f"{file_name}'" in warning for warning in warnings)
+    """Return whether one of ``warnings`` already names the file, in full or cut."""
+    names = (f"{file_name}'", f"{shown_name(file_name)}'")
+    return any(name in warning for warning in warnings for name in names)
 
 
 def _file_name(image) -> str:

@@ -296,6 +296,7 @@ def _finish_import(path, file_format, snapshot, options, asset, report, root) ->
         root=root or path.parent,
         reported=tuple(warnings),
     )
+    warnings = list(dict.fromkeys(warnings))  # a texture two materials use, once
     for warning in warnings:
         log.warning("import of %s: %s", path.name, warning)
 

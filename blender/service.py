@@ -400,18 +400,23 @@ def start_key_check(
 
 
 def import_file(
-    path: Path, import_options: ImportOptions = ImportOptions(), asset: Asset | None = None
+    path: Path,
+    import_options: ImportOptions = ImportOptions(),
+    asset: Asset | None = None,
+    *,
+    root: Path | None = None,
 ) -> ImportResult:
     """Import a local GLB, glTF, FBX or OBJ file, or an archive (zip or tar) that
     contains one model at any depth, on the main thread.
 
     An archive is extracted into a temporary folder under the user data folder. The
     import packs or copies the images, so the folder is removed afterwards. Messages
-    about the archive name ``path``, not the temporary folder.
+    about the archive name ``path``, not the temporary folder. ``root`` is the folder
+    a model file's references must stay in (default: the file's own folder).
     """
     path = Path(path)
     if path.suffix.lower() in MODEL_SUFFIXES:
-        return import_model(path, import_options, asset or local_asset(path))
+        return import_model(path, import_options, asset or local_asset(path), root=root)
     archive_suffix = next(
         (suffix for suffix in ARCHIVE_SUFFIXES if path.name.lower().endswith(suffix)), ""
     )

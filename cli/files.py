@@ -50,7 +50,7 @@ def import_local_file(path: Path, options):
     if path.is_dir():
         model = find_model_file(path, label=str(path), container="folder")
         check_not_empty(model)
-        return service.import_file(model, options)
+        return service.import_file(model, options, root=path)
 
     check_not_empty(path)
     return service.import_file(path, options)

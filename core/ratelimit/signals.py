@@ -51,13 +51,18 @@ def rate_limit_wait(response: requests.Response, now: float | None = None) -> fl
 def _capped(wait: float, header: str) -> float:
     if wait <= MAX_SERVER_WAIT:
         return wait
-    log.warning(
-        "%s requested a wait of %.0f s; waiting %.0f s, the maximum",
-        header,
-        wait,
-        MAX_SERVER_WAIT,
-    )
+    if header not in _capped_headers:  # a capped value is parsed again on every check
+        _capped_headers.add(header)
+        log.warning(
+            "%s requested a wait of more than %.0f s; waiting %.0f s, the maximum",
+            header,
+            MAX_SERVER_WAIT,
+            MAX_SERVER_WAIT,
+        )
     return MAX_SERVER_WAIT
+
+
+_capped_headers: set[str] = set()
 
 
 def is_rate_limited(response: requests.Response) -> bool:

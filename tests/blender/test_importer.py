@@ -163,6 +163,23 @@ def test_texture_outside_model_folder_is_not_packed(empty_scene, sample_assets, 
     assert any("'secret.png' is outside the model's folder" in text for text in result.warnings)
 
 
+def test_texture_outside_folder_used_twice_is_reported_once(empty_scene, tmp_path):
+    folder = tmp_path / "models" / "pair"
+    folder.mkdir(parents=True)
+    (folder / "pair.mtl").write_text(
+        "newmtl a\nmap_Kd ../../../../../etc/hostname\n"
+        "newmtl b\nmap_Kd ../../../../../etc/hostname\n"
+    )
+    (folder / "pair.obj").write_text(
+        "mtllib pair.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\n"
+        "usemtl a\nf 1 2 3\nusemtl b\nf 2 4 3\n"
+    )
+
+    result = importer.import_model(folder / "pair.obj")
+
+    assert len([text for text in result.warnings if "hostname" in text]) == 1
+
+
 def test_texture_that_is_not_an_image_is_not_packed(empty_scene, tmp_path):
     folder = tmp_path / "tri"
     model = write_textured_obj(folder, "notes.txt")

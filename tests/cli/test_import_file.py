@@ -426,3 +426,21 @@ def gltf_with_index_out_of_range() -> dict:
             {"bufferView": 1, "componentType": 5123, "count": 3, "type": "SCALAR"},
         ],
     }
+
+
+def test_folder_import_reads_textures_anywhere_in_the_folder(meshport, sample_assets, tmp_path):
+    folder = tmp_path / "kit"
+    (folder / "obj").mkdir(parents=True)
+    (folder / "tex").mkdir()
+    shutil.copy(sample_assets / "gltf" / "Fox" / "Texture.png", folder / "tex" / "skin.png")
+    (folder / "obj" / "tri.mtl").write_text("newmtl skin\nmap_Kd ../tex/skin.png\n")
+    (folder / "obj" / "tri.obj").write_text(
+        "mtllib tri.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nusemtl skin\nf 1 2 3\n"
+    )
+
+    run = import_json(meshport, folder, tmp_path / "kit.blend")
+
+    assert run.returncode == 0, run.stderr
+    (record,) = run.json()["imports"]
+    assert record["images"]
+    assert not any("outside" in warning for warning in record["warnings"])

@@ -70,7 +70,7 @@ def inspect_model(
     if suffix == ".fbx":
         return inspect_fbx(path)
     if suffix == ".obj":
-        return inspect_obj(path)
+        return inspect_obj(path, root=root)
     raise UnsupportedFileError(
         f"{path.name}: Meshport imports GLB, glTF, FBX and OBJ files, not '{suffix}' files."
     )

@@ -14,13 +14,21 @@ log = logging.getLogger(__name__)
 MTL_TEXTURE_KEYWORDS = frozenset({"bump", "disp", "decal", "refl", "norm"})
 
 
-def inspect_obj(path: Path) -> ModelReport:
+def inspect_obj(path: Path, *, root: Path | None = None) -> ModelReport:
     """List an OBJ file's material libraries (``mtllib``) and the textures they name,
-    and warn about each one that is missing."""
+    and warn about each one that is missing or outside ``root`` (default: the file's
+    folder), which Meshport does not read."""
+    root = root or path.parent
     warnings = []
     resources = []
     for reference in obj_material_libraries(path):
         library = _local_file(path.parent, reference)
+        if library is not None and not _is_inside(library, root):
+            warnings.append(
+                f"{path.name}: the material library '{shown_name(reference)}' is outside "
+                "the model's folder, so its materials import without colours or textures."
+            )
+            continue
         if library is None:
             warnings.append(
                 f"{path.name}: the material library '{shown_name(reference)}' is missing, "
@@ -89,6 +97,13 @@ def mtl_texture_references(path: Path) -> list[str]:
             if keyword.startswith("map_") or keyword in MTL_TEXTURE_KEYWORDS:
                 found.append(words[1].strip())
     return found
+
+
+def _is_inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def _local_file(folder: Path, reference: str) -> Path | None:

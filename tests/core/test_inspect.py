@@ -617,3 +617,18 @@ def test_obj_texture_name_too_long_for_the_system_is_missing(tmp_path):
 
     assert "is missing" in warning
     assert len(warning) < 300
+
+
+def test_obj_material_library_outside_the_folder_is_a_warning(tmp_path):
+    outside = tmp_path / "elsewhere" / "evil.mtl"
+    outside.parent.mkdir()
+    outside.write_text("newmtl skin\nKd 1 0 0\n")
+    model = tmp_path / "model" / "tri.obj"
+    model.parent.mkdir()
+    model.write_text(f"mtllib {outside}\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+
+    report = inspect_model(model)
+
+    (warning,) = report.warnings
+    assert "evil.mtl' is outside the model's folder" in warning
+    assert outside not in report.resources

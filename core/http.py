@@ -77,7 +77,8 @@ def error_detail(response: requests.Response) -> str:
     """Return the server's own short explanation, if the body has one."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, requests.RequestException):
+        # A body that is not JSON, or whose reading broke off, has no detail to give.
         return ""
     if isinstance(body, dict):
         for name in ("detail", "message", "error"):
@@ -277,6 +278,9 @@ class PlatformHttp:
             except BudgetWait as signal:
                 wait = self._wait_for_budget(signal, started)
             except requests.RequestException as error:
+                if should_cancel is not None and should_cancel():
+                    # A cancel shut the connection down; that is not a network failure.
+                    raise errors.JobCancelledError(f"{self.label}: cancelled.") from error
                 wait = self._wait_after_exception(method, attempt, started, error, url)
                 if wait is None:
                     raise self._network_error(error, url) from error

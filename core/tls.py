@@ -274,7 +274,7 @@ def _says_expired(response: requests.Response) -> bool:
         return True
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, requests.RequestException):
         return False
     if not isinstance(body, dict):
         return False

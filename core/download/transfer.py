@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ import requests
 import urllib3
 
 from .. import policy
+from ..connections import abort_thread_connections
 from ..errors import DownloadError, MeshportError
 from ..redact import redact_url
 from .checks import HEAD_SIZE, check_head
@@ -92,8 +94,6 @@ class Transfer:
 
     def _attempt(self) -> None:
         resume = self._can_resume()
-        # NOTE: a cancel that arrives before the response headers waits for them or
-        # for the read timeout, because the socket is out of reach until then.
         response = self._open(resume)
         unregister = self.context.on_cancel(lambda: _shut_down_socket(response))
         try:
@@ -110,6 +110,8 @@ class Transfer:
         if resume:
             headers["Range"] = f"bytes={self.offset}-"
             headers["If-Range"] = self.validator
+        worker = threading.get_ident()
+        unregister = self.context.on_cancel(lambda: abort_thread_connections(worker))
         try:
             return self.http.request(
                 "GET",
@@ -134,6 +136,8 @@ class Transfer:
                 self.url, self.renew_url = self.renew_url(), None
                 return self._open(resume)
             raise
+        finally:
+            unregister()
 
     def _start_offset(self, response: requests.Response, resume: bool) -> int:
         """Return where the body starts in the file: ``offset`` for a matching 206."""

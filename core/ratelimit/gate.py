@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from .. import connections
 from ..config import PlatformSettings, Settings
 from .budgets import Budget, BudgetWait, budget_for, resource_for
 from .signals import ServerState, server_wait
@@ -92,6 +93,11 @@ class RateLimitedAdapter(HTTPAdapter):
     def __init__(self, gate: RateGate, **kwargs):
         super().__init__(**kwargs)
         self.gate = gate
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        # Pools that record which thread holds which connection, for cancelling.
+        self.poolmanager.pool_classes_by_scheme = connections.POOL_CLASSES
 
     def send(self, request, **kwargs):
         self.gate.before_send(request)

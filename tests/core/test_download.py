@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import logging
 import os
+import socket
 import struct
 import threading
 import time
@@ -562,6 +563,33 @@ def test_cancel_stops_stalled_transfer(files, make_http, runner, downloads):
     assert time.monotonic() - cancelled_at < 5.0
     assert job.state == "cancelled"
     assert os.listdir(downloads) == []
+
+
+def test_cancel_stops_wait_for_response_headers(make_http, runner, downloads):
+    """A server that accepts the connection and never responds: the worker blocks in
+    its read until the cancel shuts the socket down."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/model.glb"
+    http = make_http(url.rsplit("/", 1)[0], read_timeout=120.0)
+    job = runner.submit(
+        "download",
+        lambda context: download_file(http, url, downloads / "model.glb", context),
+    )
+    while not accepted:
+        time.sleep(0.02)
+    time.sleep(0.3)  # let the worker block waiting for the headers
+
+    cancelled_at = time.monotonic()
+    job.cancel()
+    runner.wait(job, timeout=10)
+
+    assert time.monotonic() - cancelled_at < 1.0
+    assert job.state == "cancelled"
+    assert os.listdir(downloads) == []
+    accepted[0][0].close()
+    listener.close()
 
 
 def test_cancel_during_retry_wait(files, make_http, runner, downloads):

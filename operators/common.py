@@ -76,3 +76,13 @@ def refresh_rate_limit_text(settings: Settings, platform_id: str) -> None:
     runtime.get_runner().submit(
         f"{label} request budget", read_budget, platform=platform_id, on_done=show
     )
+
+
+def platform_property(description: str):
+    """Return the hidden ``platform`` property of an operator that acts on one
+    platform; ``description`` says what the operator does with it."""
+    return bpy.props.StringProperty(
+        name="Platform",
+        description=description,
+        options={"HIDDEN", "SKIP_SAVE"},
+    )

@@ -22,17 +22,11 @@ from ..blender.state import (
     panel_state,
 )
 from ..core.errors import MeshportError
-from .common import report_failure
+from .common import platform_property, report_failure
+
+KEY_PLATFORM = "Id of the platform whose key this changes"
 
 log = logging.getLogger(__name__)
-
-
-def _platform_property():
-    return bpy.props.StringProperty(
-        name="Platform",
-        description="Id of the platform whose key this changes",
-        options={"HIDDEN", "SKIP_SAVE"},
-    )
 
 
 def _label(platform_id: str) -> str:
@@ -45,7 +39,7 @@ class MESHPORT_OT_set_key(bpy.types.Operator):
     bl_description = "Store an API key for this platform in the system keyring"
     bl_options = {"INTERNAL"}
 
-    platform: _platform_property()
+    platform: platform_property(KEY_PLATFORM)
     key: bpy.props.StringProperty(
         name="API Key",
         description="The key to store in the system keyring (Blender does not save it)",
@@ -80,7 +74,7 @@ class MESHPORT_OT_clear_key(bpy.types.Operator):
     bl_description = "Remove this platform's API key from the system keyring"
     bl_options = {"INTERNAL"}
 
-    platform: _platform_property()
+    platform: platform_property(KEY_PLATFORM)
 
     def execute(self, context):
         try:
@@ -105,7 +99,7 @@ class MESHPORT_OT_validate_key(bpy.types.Operator):
     bl_description = "Ask the platform whether the stored key is valid (runs in the background)"
     bl_options = {"INTERNAL"}
 
-    platform: _platform_property()
+    platform: platform_property(KEY_PLATFORM)
 
     @classmethod
     def poll(cls, context):

@@ -14,17 +14,11 @@ import bpy
 
 from ..blender import runtime, signin
 from ..core.errors import MeshportError
-from .common import report_failure
+from .common import platform_property, report_failure
+
+SIGN_IN_PLATFORM = "Id of the platform this signs in to"
 
 log = logging.getLogger(__name__)
-
-
-def _platform_property():
-    return bpy.props.StringProperty(
-        name="Platform",
-        description="Id of the platform this signs in to",
-        options={"HIDDEN", "SKIP_SAVE"},
-    )
 
 
 def _redraw_preferences() -> None:
@@ -47,7 +41,7 @@ class MESHPORT_OT_set_oauth_app(bpy.types.Operator):
     )
     bl_options = {"INTERNAL"}
 
-    platform: _platform_property()
+    platform: platform_property(SIGN_IN_PLATFORM)
     client_id: bpy.props.StringProperty(
         name="Client ID", description="Client id of the OAuth app", options={"SKIP_SAVE"}
     )
@@ -104,7 +98,7 @@ class MESHPORT_OT_sign_in(bpy.types.Operator):
     bl_description = "Sign in with the OAuth app you registered (runs in the background)"
     bl_options = {"INTERNAL"}
 
-    platform: _platform_property()
+    platform: platform_property(SIGN_IN_PLATFORM)
 
     def execute(self, context):
         try:
@@ -126,7 +120,7 @@ class MESHPORT_OT_cancel_sign_in(bpy.types.Operator):
     bl_description = "Stop waiting for the sign-in"
     bl_options = {"INTERNAL"}
 
-    platform: _platform_property()
+    platform: platform_property(SIGN_IN_PLATFORM)
 
     def execute(self, context):
         signin.cancel_sign_in(self.platform)
@@ -139,7 +133,7 @@ class MESHPORT_OT_sign_out(bpy.types.Operator):
     bl_description = "Delete this platform's OAuth tokens from the keyring"
     bl_options = {"INTERNAL"}
 
-    platform: _platform_property()
+    platform: platform_property(SIGN_IN_PLATFORM)
 
     def execute(self, context):
         try:
@@ -156,7 +150,7 @@ class MESHPORT_OT_copy_sign_in_code(bpy.types.Operator):
     bl_description = "Copy the sign-in code to the clipboard"
     bl_options = {"INTERNAL"}
 
-    platform: _platform_property()
+    platform: platform_property(SIGN_IN_PLATFORM)
 
     def execute(self, context):
         code = signin.sign_in_state(self.platform).user_code

@@ -4,6 +4,8 @@ response."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -140,3 +142,38 @@ def install_folder(staging: Path, final: Path, replaced: Path, model: Path) -> P
     staging.rename(final)
     shutil.rmtree(replaced, ignore_errors=True)
     return final / relative
+
+
+def offset_page_request(
+    query, *, max_count: int, searched_by: str, label: str, platform_id: str
+) -> tuple[str, int, int]:
+    """Return the text, page size and offset that a query or its page token requests,
+    for a platform that pages through a local list and takes no filters.
+    ``searched_by`` completes "... is searched by" in the unknown-filter message."""
+    if query.filters:
+        raise ConfigurationError(
+            f"{label}: unknown search filter '{min(query.filters)}'; {searched_by}. Leave "
+            "the filter out.",
+            platform=platform_id,
+        )
+    if not query.page_token:
+        return query.text.strip(), max(1, min(max_count, query.count)), 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(query.page_token.encode("ascii")))
+        text, count, offset = data["text"], data["count"], data["offset"]
+        valid = isinstance(text, str) and all(is_whole(number) for number in (count, offset))
+        if valid:
+            return text, max(1, min(max_count, count)), offset
+    except (ValueError, binascii.Error, UnicodeError, KeyError, TypeError):
+        pass
+    raise ConfigurationError(
+        f"{label}: the page token '{query.page_token[:40]}' is not one this client returned. "
+        "Start the search again.",
+        platform=platform_id,
+    )
+
+
+def offset_page_token(text: str, count: int, offset: int) -> str:
+    """Return the page token that ``offset_page_request`` reads back."""
+    data = json.dumps({"text": text, "count": count, "offset": offset}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(data.encode()).decode("ascii")

@@ -14,10 +14,7 @@ names the model's folder inside the package.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import logging
 import os
 import platform
@@ -55,6 +52,7 @@ from ..core.unitypackage import (
     unity_download_folders,
 )
 from .base import PlatformClient
+from .common import offset_page_request, offset_page_token
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +135,7 @@ class UnityPackageClient(PlatformClient):
 
         end = offset + count
         results = [_asset(package, model) for package, model in matches[offset:end]]
-        next_page = _page_token(text, count, end) if end < len(matches) else None
+        next_page = offset_page_token(text, count, end) if end < len(matches) else None
         return SearchPage(results, next_page)
 
     def get_asset(self, asset_id: str, context: JobContext | None = None) -> Asset:
@@ -421,34 +419,10 @@ def _check_options(options: DownloadOptions, model: PackageAsset) -> None:
 
 
 def _page_request(query: SearchQuery) -> tuple[str, int, int]:
-    """Return the text, page size and offset that a query or its page token requests."""
-    if query.filters:
-        name = min(query.filters)
-        raise ConfigurationError(
-            f"{LABEL}: unknown search filter '{name}'; Unity packages are searched by "
-            "package and model name only. Leave the filter out.",
-            platform=PLATFORM_ID,
-        )
-    if not query.page_token:
-        return query.text.strip(), max(1, min(MAX_COUNT, query.count)), 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(query.page_token.encode("ascii")))
-        text, count, offset = data["text"], data["count"], data["offset"]
-        valid = isinstance(text, str) and all(
-            isinstance(number, int) and not isinstance(number, bool) and number >= 0
-            for number in (count, offset)
-        )
-        if valid:
-            return text, max(1, min(MAX_COUNT, count)), offset
-    except (ValueError, binascii.Error, UnicodeError, KeyError, TypeError):
-        pass
-    raise ConfigurationError(
-        f"{LABEL}: the page token '{query.page_token[:40]}' is not one this client returned. "
-        "Start the search again.",
-        platform=PLATFORM_ID,
+    return offset_page_request(
+        query,
+        max_count=MAX_COUNT,
+        searched_by="Unity packages are searched by package and model name only",
+        label=LABEL,
+        platform_id=PLATFORM_ID,
     )
-
-
-def _page_token(text: str, count: int, offset: int) -> str:
-    data = json.dumps({"text": text, "count": count, "offset": offset}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(data.encode()).decode("ascii")

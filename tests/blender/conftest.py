@@ -11,6 +11,10 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from fakes.polyhaven import FakePolyHaven
+from fakes.polyhaven import sample_library as polyhaven_library
+from fakes.sketchfab import DEFAULT_API_KEY, FakeSketchfab
+from fakes.sketchfab import sample_library as sketchfab_library
 
 BPY_AVAILABLE = importlib.util.find_spec("bpy") is not None
 
@@ -123,3 +127,49 @@ def runner(addon):
     from meshport.blender import runtime
 
     return runtime.get_runner()
+
+
+# Fake Sketchfab and Poly Haven servers, one pair per test module, reset before each
+# test, and the settings that point at them.
+
+
+@pytest.fixture(scope="module")
+def sample_assets_folder():
+    from support import SAMPLE_ASSETS, require
+
+    require(
+        (SAMPLE_ASSETS / "MANIFEST.md").is_file(), f"sample assets not found in {SAMPLE_ASSETS}"
+    )
+    return SAMPLE_ASSETS
+
+
+@pytest.fixture(scope="module")
+def sketchfab_server(sample_assets_folder):
+    with FakeSketchfab(sketchfab_library(sample_assets_folder)) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def polyhaven_server(sample_assets_folder):
+    with FakePolyHaven(polyhaven_library(sample_assets_folder)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def sketchfab(sketchfab_server):
+    sketchfab_server.reset()
+    return sketchfab_server
+
+
+@pytest.fixture
+def polyhaven(polyhaven_server):
+    polyhaven_server.reset()
+    return polyhaven_server
+
+
+@pytest.fixture
+def settings(make_settings, sketchfab, polyhaven):
+    return make_settings(
+        {"sketchfab": sketchfab.api_base, "polyhaven": polyhaven.url},
+        keys={"sketchfab": DEFAULT_API_KEY},
+    )

@@ -11,10 +11,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from fakes.polyhaven import FakePolyHaven
-from fakes.polyhaven import sample_library as polyhaven_library
-from fakes.sketchfab import DEFAULT_API_KEY, FakeSketchfab, uid_for
-from fakes.sketchfab import sample_library as sketchfab_library
+from fakes.sketchfab import DEFAULT_API_KEY, uid_for
 from meshport.blender import service
 from meshport.blender.state import (
     KEY_INVALID,
@@ -31,41 +28,7 @@ from meshport.core.errors import (
 )
 from meshport.core.models import DownloadOptions, SearchQuery
 
-JOB_TIMEOUT = 60.0
-
-
-@pytest.fixture(scope="module")
-def sketchfab_server(sample_assets_folder):
-    with FakeSketchfab(sketchfab_library(sample_assets_folder)) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def polyhaven_server(sample_assets_folder):
-    with FakePolyHaven(polyhaven_library(sample_assets_folder)) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def sample_assets_folder():
-    from support import SAMPLE_ASSETS, require
-
-    require(
-        (SAMPLE_ASSETS / "MANIFEST.md").is_file(), f"sample assets not found in {SAMPLE_ASSETS}"
-    )
-    return SAMPLE_ASSETS
-
-
-@pytest.fixture
-def sketchfab(sketchfab_server):
-    sketchfab_server.reset()
-    return sketchfab_server
-
-
-@pytest.fixture
-def polyhaven(polyhaven_server):
-    polyhaven_server.reset()
-    return polyhaven_server
+from blender.platform_fakes import JOB_TIMEOUT, Outcome
 
 
 @pytest.fixture(autouse=True)
@@ -76,28 +39,6 @@ def _close_shared_files():
 
     ratelimit.close_stores()
     audit.close_logs()
-
-
-@pytest.fixture
-def settings(make_settings, sketchfab, polyhaven):
-    return make_settings(
-        {"sketchfab": sketchfab.api_base, "polyhaven": polyhaven.url},
-        keys={"sketchfab": DEFAULT_API_KEY},
-    )
-
-
-class Outcome:
-    """Collects a job's ``on_done`` and ``on_error`` callbacks."""
-
-    def __init__(self):
-        self.result = None
-        self.error = None
-
-    def done(self, job, result):
-        self.result = result
-
-    def failed(self, job, error):
-        self.error = error
 
 
 def run_search(runner, settings, platform_id, text):

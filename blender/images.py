@@ -10,6 +10,7 @@ from pathlib import Path
 import bpy
 
 from ..core.errors import ImportFailedError
+from ..core.formats import IMAGE_MAGIC
 from ..core.inspect.paths import shown_name
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,9 @@ def _read_image(image, root: Path | None) -> tuple[bytes | None, str]:
         # The caller turns this into a warning for the artist.
         log.info("image=%s file=%s unreadable: %s", image.name, path, error)
         return None, "could not be read"
-    if tuple(image.size) == (0, 0):
+    # A known image signature skips the check below, which decodes the whole image.
+    is_webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    if not (data.startswith(IMAGE_MAGIC) or is_webp) and tuple(image.size) == (0, 0):
         return None, "is not an image Blender can read"
     return data, ""
 

@@ -34,6 +34,14 @@ IMAGE_SUFFIXES = frozenset(
     }
 )  # fmt: skip
 
+# First bytes of common image files. TGA has none, so a file without one of these
+# still needs the image loader's verdict.
+IMAGE_MAGIC = (
+    MAGIC["png"] + MAGIC["jpeg"] + MAGIC["ktx2"]
+    + (b"BM", b"GIF8", b"II*\x00", b"MM\x00*", b"8BPS", b"DDS ", b"v/1\x01", b"#?RADIANCE")
+)  # fmt: skip
+
+
 # A POSIX (ustar) or GNU tar header carries "ustar" at byte 257 of its first block.
 TAR_MAGIC_OFFSET = 257
 TAR_MAGIC = b"ustar"

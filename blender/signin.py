@@ -476,7 +476,11 @@ def _draw_state(layout, platform_id: str, state: SignInState) -> None:
     elif state.phase == FAILED:
         layout.label(text=state.text, icon="ERROR")
     elif state.text:
-        icon = "CHECKMARK" if state.phase == SIGNED_IN else "SORTTIME" if state.running else "INFO"
+        icon = "INFO"
+        if state.phase == SIGNED_IN:
+            icon = "CHECKMARK"
+        elif state.running:
+            icon = "SORTTIME"
         layout.label(text=state.text, icon=icon)
 
 

@@ -50,7 +50,7 @@ class PlatformSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a worker needs. ``data_dir`` holds caches and logs."""
+    """Everything a worker needs. ``data_dir`` contains caches and logs."""
 
     data_dir: Path
     download_dir: Path

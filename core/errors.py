@@ -60,7 +60,7 @@ class NotDownloadableError(MeshportError):
 
 
 class RateLimitedError(MeshportError):
-    """The platform or the local budget says to wait ``retry_after`` seconds."""
+    """The platform or the local budget requires a wait of ``retry_after`` seconds."""
 
     kind = "rate_limited"
 
@@ -88,13 +88,13 @@ class TlsCertificateError(NetworkError):
 
 
 class PlatformUnavailableError(MeshportError):
-    """The platform answered with a server error (HTTP 5xx)."""
+    """The platform responded with a server error (HTTP 5xx)."""
 
     kind = "unavailable"
 
 
 class ResponseFormatError(MeshportError):
-    """The platform answered with a shape Meshport does not understand."""
+    """The platform responded with a shape Meshport does not understand."""
 
     kind = "bad_response"
 
@@ -106,7 +106,7 @@ class DownloadError(MeshportError):
 
 
 class UnsafeArchiveError(MeshportError):
-    """An archive holds an entry that would escape its folder or exceed a limit."""
+    """An archive contains an entry that would escape its folder or exceed a limit."""
 
     kind = "unsafe_archive"
 

@@ -49,7 +49,8 @@ class SearchPage:
 
 @dataclass(frozen=True)
 class DownloadOptions:
-    """What to fetch: ``file_format`` is ``None`` for the platform's preferred one."""
+    """The choices of a download: ``file_format`` is ``None`` for the platform's
+    preferred one."""
 
     file_format: str | None = None
     resolution: str | None = None
@@ -67,7 +68,7 @@ class DownloadedAsset:
 
 @dataclass(frozen=True)
 class AccountInfo:
-    """What a key validation returned about the account."""
+    """The account a key validation returned."""
 
     platform: str
     username: str

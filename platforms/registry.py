@@ -1,4 +1,4 @@
-"""The platform ids Meshport knows and the client class behind each."""
+"""The platform ids Meshport supports and the client class behind each."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def download_file(
     pre-signed storage URL requires. With True the header goes only to the
     platform's own host: a request to another host, or a redirect to one, lacks it.
     ``renew_url``, when given, is called once to get a fresh link if the server
-    answers 400 or 403, as an expired pre-signed URL does. ``on_progress`` receives
+    responds with 400 or 403, as an expired pre-signed URL does. ``on_progress`` receives
     every progress report as a ``TransferProgress``. The studio policy's largest
     download is enforced on the announced size and again on the bytes received.
 

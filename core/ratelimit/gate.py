@@ -96,7 +96,7 @@ class RateLimitedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        # Pools that record which thread holds which connection, for cancelling.
+        # Pools that record which thread uses which connection, so a cancel can reach it.
         self.poolmanager.pool_classes_by_scheme = connections.POOL_CLASSES
 
     def send(self, request, **kwargs):

@@ -66,8 +66,9 @@ _capped_headers: set[str] = set()
 
 
 def is_rate_limited(response: requests.Response) -> bool:
-    """Return whether ``response`` says to slow down: 429, or a 403 with no requests
-    remaining or with ``Retry-After`` (GitHub's secondary rate limits)."""
+    """Return whether ``response`` requests the client to slow down: 429, or a 403
+    with no requests remaining or with ``Retry-After`` (GitHub's secondary rate
+    limits)."""
     if response.status_code == 429:
         return True
     if response.status_code != 403:

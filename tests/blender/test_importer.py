@@ -180,7 +180,7 @@ def test_texture_outside_folder_used_twice_is_reported_once(empty_scene, tmp_pat
     assert len([text for text in result.warnings if "hostname" in text]) == 1
 
 
-def test_texture_that_is_not_an_image_is_not_packed(empty_scene, tmp_path):
+def test_non_image_texture_is_not_packed(empty_scene, tmp_path):
     folder = tmp_path / "tri"
     model = write_textured_obj(folder, "notes.txt")
     (folder / "notes.txt").write_text("not pixels\n")
@@ -492,7 +492,7 @@ def test_local_asset_keeps_the_path_as_given(tmp_path):
     assert asset.url == (tmp_path / "link" / "box.glb").as_uri()
 
 
-def test_import_of_a_pipe_says_it_is_not_a_file(empty_scene, tmp_path):
+def test_pipe_import_is_not_a_file(empty_scene, tmp_path):
     pipe = tmp_path / "model.glb"
     os.mkfifo(pipe)
 

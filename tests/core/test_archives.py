@@ -340,7 +340,7 @@ def test_zip_entry_with_empty_name_is_rejected(work):
     assert listing(work) == ["blank.zip"]
 
 
-def test_zip_name_in_utf8_without_flag_decodes_as_utf8(work):
+def test_unflagged_utf8_zip_name_decodes(work):
     name = "mödel/tëx ñ.png".encode()
     archive = write_zip(work / "unflagged.zip", [ZipMember(name, b"png")])
 

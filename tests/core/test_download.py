@@ -745,7 +745,7 @@ def download_limit(tmp_path, monkeypatch):
     return deploy
 
 
-def test_policy_blocks_a_file_announced_larger_than_allowed(
+def test_policy_blocks_large_content_length(
     files, http, runner, downloads, download_limit
 ):
     download_limit(100_000)
@@ -757,7 +757,7 @@ def test_policy_blocks_a_file_announced_larger_than_allowed(
     assert list(downloads.iterdir()) == []
 
 
-def test_policy_blocks_a_file_the_platform_announced_larger_than_allowed(
+def test_policy_blocks_announced_large_file(
     files, http, runner, downloads, download_limit
 ):
     download_limit(100_000)
@@ -768,7 +768,7 @@ def test_policy_blocks_a_file_the_platform_announced_larger_than_allowed(
     assert files.paths_seen() == []
 
 
-def test_policy_stops_a_file_of_unknown_size_once_it_passes_the_limit(
+def test_policy_stops_unknown_size_file(
     files, http, runner, downloads, download_limit
 ):
     download_limit(100_000)
@@ -779,7 +779,7 @@ def test_policy_stops_a_file_of_unknown_size_once_it_passes_the_limit(
     assert list(downloads.iterdir()) == []
 
 
-def test_policy_lets_a_file_within_the_limit_through(
+def test_policy_allows_file_within_limit(
     files, http, runner, downloads, download_limit
 ):
     download_limit(300_000)

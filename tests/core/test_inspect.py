@@ -588,7 +588,7 @@ def test_complete_fbx_passes_record_check(sample_assets, name):
     assert inspect_fbx(sample_assets / "fbx" / name).fbx_version == 7400
 
 
-def test_gltf_image_name_too_long_for_the_system_is_missing(tmp_path):
+def test_gltf_overlong_image_name_is_missing(tmp_path):
     long_name = "t" * 300 + ".png"
     path = tmp_path / "model.gltf"
     path.write_text(json.dumps({"asset": {"version": "2.0"}, "images": [{"uri": long_name}]}))
@@ -608,7 +608,7 @@ def test_gltf_json_nested_too_deeply_is_damaged(tmp_path):
         inspect_model(path)
 
 
-def test_obj_texture_name_too_long_for_the_system_is_missing(tmp_path):
+def test_obj_overlong_texture_name_is_missing(tmp_path):
     (tmp_path / "tri.mtl").write_text("newmtl skin\nmap_Kd " + "t" * 300 + ".png\n")
     path = tmp_path / "tri.obj"
     path.write_text("mtllib tri.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
@@ -619,7 +619,7 @@ def test_obj_texture_name_too_long_for_the_system_is_missing(tmp_path):
     assert len(warning) < 300
 
 
-def test_obj_material_library_outside_the_folder_is_a_warning(tmp_path):
+def test_obj_outside_material_library_warns(tmp_path):
     outside = tmp_path / "elsewhere" / "evil.mtl"
     outside.parent.mkdir()
     outside.write_text("newmtl skin\nKd 1 0 0\n")

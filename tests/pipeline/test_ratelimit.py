@@ -293,5 +293,5 @@ def test_server_wait_is_capped_at_one_day(headers):
     ("seconds", "words"),
     [(42, "42 s"), (119, "119 s"), (3558, "59 min"), (86400, "24 h 0 min"), (5000, "83 min")],
 )
-def test_describe_wait_uses_minutes_and_hours_for_long_waits(seconds, words):
+def test_describe_wait_for_long_waits(seconds, words):
     assert describe_wait(seconds) == f"next request in {words}"

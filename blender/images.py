@@ -69,8 +69,8 @@ def store_images(
         data, problem = _read_image(image, root)
         if data is None:
             if not _named_in(reported, file_name):
-                shown = shown_name(file_name)
-                warnings.append(f"The texture '{shown}' {problem}, so its image stays empty.")
+                texture = shown_name(file_name)
+                warnings.append(f"The texture '{texture}' {problem}, so its image stays empty.")
             set_image_path(image, f"//{TEXTURES_FOLDER}/{name}")
             continue
         if pack:

@@ -80,7 +80,7 @@ def refresh_rate_limit_text(settings: Settings, platform_id: str) -> None:
 
 def platform_property(description: str):
     """Return the hidden ``platform`` property of an operator that acts on one
-    platform; ``description`` says what the operator does with it."""
+    platform; ``description`` states what the operator does with it."""
     return bpy.props.StringProperty(
         name="Platform",
         description=description,

@@ -105,12 +105,14 @@ def cancel_check(context: JobContext | None) -> Callable[[], bool] | None:
     return lambda: context.cancelled
 
 
-def check_http_url(url: str, what: str, example: str, label: str, platform_id: str) -> None:
+def check_http_url(
+    url: str, setting: str, example: str, label: str, platform_id: str
+) -> None:
     """Raise ``ConfigurationError`` unless ``url`` is an http(s) URL with a host."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(
-            f"{label}: the {what} '{redact_url(url)}' is not an http(s) URL. Set it like "
+            f"{label}: the {setting} '{redact_url(url)}' is not an http(s) URL. Set it like "
             f"{example}.",
             platform=platform_id,
         )
